@@ -1,0 +1,3 @@
+from kfexplorer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,283 @@
+"""The `kfexplorer` command line.
+
+Exit status: 0 success, 2 usage error (argparse), 1 any other failure with one clear line on stderr.
+Only the `gui` and `demo` commands import the Qt layer, lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kfexplorer import __version__
+from kfexplorer.app_log import setup_logging
+from kfexplorer.config import data_dir, load_settings
+from kfexplorer.progress import ProgressEvent
+
+log = logging.getLogger("kfexplorer.cli")
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr with exit status 1."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("size must look like 1600x1000") from exc
+    return width, height
+
+
+def _default_cache() -> Path:
+    return load_settings().default_cache_dir()
+
+
+class _StderrProgress:
+    """Prints progress to stderr at most a few times a second, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.25 and event.done != event.total:
+            return
+        self._last = now
+        fraction = event.fraction
+        share = f" {fraction * 100:5.1f} %" if fraction is not None else ""
+        sys.stderr.write(f"\r{event.phase:<12}{share} {event.message[:60]:<60}")
+        if event.done == event.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from kfexplorer.demo.release import ReleaseExistsError, generate_release
+
+    try:
+        report = generate_release(Path(args.dir), participants=args.participants, occurrences=args.occurrences,
+                                  seed=args.seed, imaging=not args.no_imaging, force=args.force,
+                                  progress=_StderrProgress(not args.json))
+    except ReleaseExistsError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(f"wrote release {report.release_id} ({report.participants:,} participants, "
+              f"{report.counts.get('occurrences', 0):,} occurrences) to {report.root} in {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from kfexplorer.sync.engine import sync_release
+
+    cache = Path(args.cache) if args.cache else _default_cache()
+    report = sync_release(args.source, cache, progress=_StderrProgress(not args.json), dry_run=args.dry_run)
+    payload = report.to_json()
+    if args.json:
+        _print_json(payload)
+    else:
+        planned, transferred = payload["planned"], payload["transferred"]
+        print(f"{'planned' if args.dry_run else 'synced'} {payload.get('release_id', '')} into {cache}: "
+              f"{planned['objects']:,} objects planned ({planned['bytes']:,} bytes), "
+              f"{transferred['objects']:,} transferred, {payload['skipped']['objects']:,} unchanged, "
+              f"{payload['deleted']['objects']:,} deleted, {len(payload['quarantined'])} quarantined "
+              f"in {payload['seconds']:.1f} s")
+        for item in payload["quarantined"]:
+            print(f"  quarantined {item['path']}: {item['reason']}")
+        for warning in payload.get("warnings", []):
+            print(f"  warning: {warning}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kfexplorer.store.status import cache_status
+
+    cache = Path(args.cache) if args.cache else _default_cache()
+    status = cache_status(cache)
+    if args.json:
+        _print_json(status)
+        return 0
+    print(f"release {status.get('release_id')}  cache {status.get('cache')}")
+    for table, count in status["tables"].items():
+        print(f"  {table:<20}{count:>14,}")
+    if status["quarantined"]:
+        print(f"quarantined ({len(status['quarantined'])}):")
+        for item in status["quarantined"]:
+            print(f"  {item['path']}: {item['reason']}")
+    for warning in status.get("warnings", []):
+        print(f"warning: {warning}")
+    return 0
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
+
+
+def _run_gui(cache: Path | None, screenshot: Path | None, size: tuple[int, int] | None) -> int:
+    if screenshot is not None and not _has_display():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not _has_display() and screenshot is None:
+        raise CommandError("no display found (DISPLAY is not set); use --screenshot FILE to render headless")
+    from kfexplorer.ui.app import run_gui
+
+    return run_gui(cache, screenshot=screenshot, size=size)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    cache = Path(args.cache) if args.cache else _default_cache()
+    screenshot = Path(args.screenshot) if args.screenshot else None
+    return _run_gui(cache, screenshot, args.size)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kfexplorer.demo.release import generate_release
+    from kfexplorer.store.status import cache_status
+    from kfexplorer.sync.engine import sync_release
+
+    base = Path(args.dir) if args.dir else data_dir() / "demo"
+    release = base / "release"
+    cache = Path(args.cache) if args.cache else base / "cache"
+    if not (release / "release.json").exists():
+        print(f"generating the demo release in {release} …", flush=True)
+        report = generate_release(release, participants=args.participants, occurrences=args.occurrences,
+                                  seed=args.seed, force=True, progress=_StderrProgress(True))
+        print(f"  {report.participants:,} participants, {report.counts.get('occurrences', 0):,} occurrences "
+              f"in {report.seconds:.1f} s", flush=True)
+    print(f"syncing it into the cache {cache} …", flush=True)
+    sync = sync_release(str(release), cache, progress=_StderrProgress(True)).to_json()
+    print(f"  {sync['transferred']['objects']:,} objects ingested, {sync['skipped']['objects']:,} unchanged, "
+          f"{len(sync['quarantined'])} quarantined in {sync['seconds']:.1f} s", flush=True)
+    status = cache_status(cache)
+    (base / "status.json").write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
+    tables = status["tables"]
+    print(f"  cache holds {tables.get('participants', 0):,} participants, {tables.get('occurrences', 0):,} "
+          f"occurrences, {tables.get('variants', 0):,} variants, {tables.get('imaging_series', 0):,} imaging series")
+    if _has_display() and not args.screenshot:
+        print("opening kfexplorer …", flush=True)
+        return _run_gui(cache, None, None)
+    screenshot = Path(args.screenshot) if args.screenshot else base / "screenshot.png"
+    code = _run_gui(cache, screenshot, args.size or (1600, 1000))
+    print("no display: ran headless." if not _has_display() else "rendered the window.")
+    print(f"outputs:\n  release     {release}\n  cache       {cache}\n  status      {base / 'status.json'}\n"
+          f"  screenshot  {screenshot}")
+    return code
+
+
+# --- parser ---------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kfexplorer", description="Offline cohort explorer for Kids First-style "
+                                     "releases. With no command, opens the app on the default cache.")
+    parser.add_argument("--version", action="version", version=f"kfexplorer {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    gen = sub.add_parser("generate", help="write a deterministic demo release into DIR")
+    gen.add_argument("dir")
+    gen.add_argument("--participants", type=_positive_int, default=1000)
+    gen.add_argument("--occurrences", type=_positive_int, default=5_000_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--no-imaging", action="store_true", help="skip DICOM imaging")
+    gen.add_argument("--force", action="store_true", help="replace DIR when it is not empty")
+    gen.add_argument("--json", action="store_true")
+    gen.set_defaults(func=cmd_generate)
+
+    syn = sub.add_parser("sync", help="sync a release (folder or file:// URL) into a cache")
+    syn.add_argument("source")
+    syn.add_argument("--cache")
+    syn.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    syn.add_argument("--json", action="store_true")
+    syn.set_defaults(func=cmd_sync)
+
+    sta = sub.add_parser("status", help="what the cache holds")
+    sta.add_argument("--cache")
+    sta.add_argument("--json", action="store_true")
+    sta.set_defaults(func=cmd_status)
+
+    gui = sub.add_parser("gui", help="open the app")
+    gui.add_argument("--cache")
+    gui.add_argument("--screenshot", help="render the loaded window to this PNG and exit")
+    gui.add_argument("--size", type=_size, help="window size for --screenshot, e.g. 1600x1000")
+    gui.set_defaults(func=cmd_gui)
+
+    demo = sub.add_parser("demo", help="generate the demo release (when missing), sync it and open the app")
+    demo.add_argument("--dir", help="folder for the demo release, cache and outputs (default: user data folder)")
+    demo.add_argument("--cache", help="cache folder (default: DIR/cache)")
+    demo.add_argument("--participants", type=_positive_int, default=1000)
+    demo.add_argument("--occurrences", type=_positive_int, default=5_000_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--screenshot", help="render the window to this PNG and exit (always so without a display)")
+    demo.add_argument("--size", type=_size)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [CommandError, OSError, ValueError]
+    try:
+        from kfexplorer.store.cache import CacheBusyError, CacheMissingError
+
+        errors += [CacheBusyError, CacheMissingError]
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging()
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        args = parser.parse_args(["gui", *(argv or [])])
+        func = args.func
+    log.info("command %s", args.command)
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("kfexplorer: interrupted", file=sys.stderr)
+        return 1
+    except _known_errors() as exc:
+        log.warning("command %s failed: %s", args.command, type(exc).__name__)
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"kfexplorer: error: {message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, details in the log
+        log.exception("command %s crashed", args.command)
+        print(f"kfexplorer: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
+
+
+def gui_main() -> int:
+    return main(["gui"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Where a release is read from: the Source protocol and `open_source` for a URI.
+
+A Source lists a release's objects (key = POSIX release-relative path, size, etag) and fetches one object's bytes
+to a local file. Keys are untrusted: sync checks every key with `kfexplorer.store.cache.check_release_path` before
+it touches the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+from urllib.parse import unquote, urlparse
+
+# Called with the number of bytes written since the previous call.
+BytesProgress = Callable[[int], None]
+
+
+class SourceError(Exception):
+    """A release source that cannot be opened or read, worded for the user in one line."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object of a release: its release-relative POSIX key, size in bytes and an etag that changes with it."""
+
+    key: str
+    size: int
+    etag: str
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A release root: a local folder now, S3 later."""
+
+    @property
+    def uri(self) -> str: ...
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        """Every object under the release root (no folders)."""
+        ...
+
+    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> None:
+        """Write the bytes of object `key` to the local file `dest` (created or overwritten)."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of a small object such as release.json (raises KeyError-like SourceError if absent)."""
+        ...
+
+
+def open_source(uri: str) -> Source:
+    """A Source for a plain path or a file:// URI; s3:// is not supported yet."""
+    from kfexplorer.sync.local_source import LocalSource
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        raise SourceError(f"S3 sources ({uri}) are not yet supported by this build; sync from a local folder")
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise SourceError(f"file URI with a remote host is not supported: {uri}")
+        return LocalSource(Path(unquote(parsed.path)))
+    if parsed.scheme and len(parsed.scheme) > 1:
+        raise SourceError(f"unsupported release location {uri!r}: use a folder path, file:// or s3://")
+    return LocalSource(Path(uri))
