@@ -312,8 +312,8 @@ class Workspace:
         started = time.perf_counter()
         table = (
             self.cursor()
-            .execute(f"SELECT {select} FROM participants ORDER BY {order_by} LIMIT ? OFFSET ?", [limit, offset])
-            .fetch_arrow_table()
+            .sql(f"SELECT {select} FROM participants ORDER BY {order_by} LIMIT ? OFFSET ?", params=[limit, offset])
+            .to_arrow_table()
         )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         return ParticipantPage(table, offset, sort_column, descending, elapsed_ms)

@@ -70,7 +70,9 @@ def add_quarantine(
 ) -> None:
     rows = [[item.path, item.reason, kind, source_id] for item in items]
     if rows:
-        con.executemany("INSERT INTO quarantine (path, reason, at, kind, _source_id) VALUES (?, ?, current_timestamp, ?, ?)", rows)
+        con.executemany(
+            'INSERT INTO quarantine (path, reason, "at", kind, _source_id) VALUES (?, ?, current_timestamp, ?, ?)', rows
+        )
 
 
 def read_quarantine(con: duckdb.DuckDBPyConnection) -> list[QuarantineItem]:

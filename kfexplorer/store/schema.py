@@ -125,7 +125,7 @@ _BOOKKEEPING_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS quarantine (
         path VARCHAR NOT NULL,
         reason VARCHAR NOT NULL,
-        at TIMESTAMP NOT NULL,
+        "at" TIMESTAMP NOT NULL,
         kind VARCHAR,
         _source_id BIGINT
     )""",

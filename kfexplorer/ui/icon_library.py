@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
@@ -11,17 +10,16 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
+from kfexplorer.package_files import icons_dir
+
 # Stroke colour the icon files are drawn with; replaced by the palette's text colour when loaded.
 ICON_INK = "#1f2933"
 ICON_NAMES = ("app", "sync", "search", "export", "save", "cancel", "refresh", "filter")
 
 
 def icons_folder() -> Path:
-    """The installed `kfexplorer.icons` package data, or the source tree's `icons/` folder."""
-    try:
-        return Path(str(resources.files("kfexplorer.icons")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "icons"
+    """The installed package's icons, or the source tree's `icons/` folder (see kfexplorer.package_files)."""
+    return icons_dir()
 
 
 @functools.cache

@@ -24,7 +24,6 @@ COLUMN_TITLES: dict[str, str] = {
 
 BOOLEAN_WORDS: dict[str, tuple[str, str]] = {
     "affected_status": ("Affected", "Unaffected"),
-    "is_proband": ("Proband", "No"),
 }
 
 MISSING_TEXT = "—"

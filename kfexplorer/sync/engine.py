@@ -1,0 +1,606 @@
+"""Sync a release into the local cache: list → plan → fetch and verify → ingest in one transaction → move files.
+
+Steps of `sync_release`:
+1. read release.json (release_id and schema_version required); a cache that holds another release_id refuses it;
+2. open the database read-write (the one writer; CacheBusyError otherwise), finish file moves a killed sync left
+   (see below) and empty DIR/partial/;
+3. list the source and plan against the catalog (kfexplorer.sync.plan); with nothing to do, stop there: no write
+   transaction, the database file is not touched;
+4. fetch the planned objects in parallel to DIR/partial/ and verify size and sha256 (kfexplorer.sync.transfer);
+5. ONE DuckDB transaction: delete the rows of changed and deleted objects from every table with a `_source_id`
+   column (quarantine included), ingest the new objects, reload ontologies and rebuild the clinical tables when
+   their objects changed (or on the first sync), check that occurrences agree with FHIR, write catalog, quarantine,
+   release_meta, and the list of pending file moves; COMMIT;
+6. move the verified files kept as files (DICOM, notes, ontologies) from DIR/partial/ to DIR/files/<key>, delete the
+   files of deleted objects, then clear the pending moves.
+
+Crash safety. Until the COMMIT of step 5 nothing visible has changed: DIR/files/ is untouched, the database holds
+the previous state (DuckDB's WAL makes the transaction atomic), and the next run empties DIR/partial/ and plans
+again. After the COMMIT the table `pending_file_moves` records every file move and deletion still owed; a sync
+killed during step 6 leaves DIR/files/ partly old until the next sync (of any kind) replays the moves at its step 2
+(a staged file already moved is simply absent). As a last line, the plan re-fetches any file-kept object whose
+file is missing or of the wrong size. So a SIGKILL anywhere leaves a readable previous (or new) state, and the
+next run converges.
+
+An ingest error DuckDB raises for one object (a damaged Parquet data page, an overflowing value) aborts DuckDB's
+transaction; the engine then rolls back, quarantines that object and runs the transaction again without it.
+Cancellation is checked between objects; a cancelled sync raises `kfexplorer.progress.Cancelled` after rolling
+back, leaving the previous state.
+
+Test hook: the environment variable KFEXPLORER_TEST_CRASH_AT=download|ingest|commit makes the process SIGKILL
+itself after the fetch, after the objects were ingested (inside the transaction), or right after the COMMIT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
+from kfexplorer.store.cache import (
+    UnsafePathError,
+    connect,
+    database_path,
+    ensure_cache_layout,
+    make_private_dir,
+    partial_dir,
+    safe_cache_path,
+)
+from kfexplorer.store.catalog import (
+    CatalogEntry,
+    add_quarantine,
+    delete_catalog_entries,
+    next_source_id,
+    read_catalog,
+    read_release_meta,
+    read_warnings,
+    replace_warnings,
+    upsert_catalog_entry,
+    write_release_meta,
+)
+from kfexplorer.store.records import QuarantineItem
+from kfexplorer.store.schema import create_schema, existing_tables, schema_is_current, tables_with_source_id
+from kfexplorer.sync.plan import FILE_KINDS, RELEASE_JSON_KEY, PlannedObject, SyncPlan, make_plan
+from kfexplorer.sync.source import ObjectInfo, Source, SourceError, open_source
+from kfexplorer.sync.transfer import DEFAULT_CONCURRENCY, FetchResult, fetch_objects
+from kfexplorer.variants.ingest import ingest_parquet_object
+
+CRASH_HOOK_ENV = "KFEXPLORER_TEST_CRASH_AT"
+PARQUET_KINDS = ("occurrences", "variants", "consequences")
+# ingest order: release metadata and ontologies first, then data, FHIR, then files
+INGEST_ORDER = {"release": 0, "ontology": 1, "occurrences": 2, "variants": 3, "consequences": 4, "fhir": 5,
+                "imaging": 6, "notes": 7}
+ONTOLOGY_NAMES = {"ontologies/hp.obo": "hpo", "ontologies/mondo.obo": "mondo"}
+IMAGING_BATCH = 500
+AGREEMENT_FIELDS = ("study_id", "family_id", "is_proband", "affected_status")
+
+
+class SyncError(Exception):
+    """A sync that cannot proceed, worded for the user in one line."""
+
+
+class ReleaseMismatchError(SyncError):
+    """The cache holds another release than the one being synced."""
+
+
+@dataclass
+class ObjectTally:
+    objects: int = 0
+    bytes: int = 0
+
+    def add(self, size: int) -> None:
+        self.objects += 1
+        self.bytes += size
+
+    def to_json(self) -> dict[str, int]:
+        return {"objects": self.objects, "bytes": self.bytes}
+
+
+@dataclass
+class SyncReport:
+    """What a sync did; `to_json()` is the `kfexplorer sync --json` shape (CACHE.md) plus warnings, release_id."""
+
+    release_id: str
+    planned: ObjectTally = field(default_factory=ObjectTally)
+    transferred: ObjectTally = field(default_factory=ObjectTally)
+    skipped: ObjectTally = field(default_factory=ObjectTally)
+    deleted: ObjectTally = field(default_factory=ObjectTally)
+    quarantined: list[QuarantineItem] = field(default_factory=list)
+    seconds: float = 0.0
+    transfer_seconds: float = 0.0
+    ingest_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "planned": self.planned.to_json(),
+            "transferred": self.transferred.to_json(),
+            "skipped": self.skipped.to_json(),
+            "deleted": self.deleted.to_json(),
+            "quarantined": [{"path": q.path, "reason": q.reason} for q in self.quarantined],
+            "seconds": round(self.seconds, 3),
+            "transfer_seconds": round(self.transfer_seconds, 3),
+            "ingest_seconds": round(self.ingest_seconds, 3),
+            "warnings": list(self.warnings),
+            "release_id": self.release_id,
+        }
+
+
+class _ObjectIngestFailed(Exception):
+    """An ingest error that aborted the transaction, charged to these objects."""
+
+    def __init__(self, keys: Sequence[str], reason: str) -> None:
+        super().__init__(reason)
+        self.keys = list(keys)
+        self.reason = reason
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_HOOK_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _emit(progress: ProgressCallback | None, phase: str, done: int, total: int, message: str = "") -> None:
+    if progress is not None:
+        progress(ProgressEvent(phase, done, total, message))
+
+
+def read_release_json(source: Source) -> dict[str, Any]:
+    """Parse and check the release's release.json (release_id and schema_version are required)."""
+    try:
+        raw = source.read_bytes(RELEASE_JSON_KEY)
+    except (SourceError, OSError) as error:
+        raise SyncError(f"{source.uri} is not a release: release.json is missing or unreadable ({error})") from error
+    try:
+        release = json.loads(raw)
+    except ValueError as error:
+        raise SyncError(f"release.json of {source.uri} is not valid JSON: {error}") from error
+    if not isinstance(release, dict):
+        raise SyncError(f"release.json of {source.uri} is not a JSON object")
+    missing = [name for name in ("release_id", "schema_version") if release.get(name) in (None, "")]
+    if missing:
+        raise SyncError(f"release.json of {source.uri} lacks the required {', '.join(missing)}")
+    if not isinstance(release["schema_version"], int) or isinstance(release["schema_version"], bool):
+        raise SyncError(f"release.json of {source.uri}: schema_version must be an integer")
+    return release
+
+
+def _check_release_id(cached: dict[str, Any] | None, release: dict[str, Any], cache_dir: Path) -> None:
+    if cached is not None and str(cached.get("release_id")) != str(release["release_id"]):
+        raise ReleaseMismatchError(
+            f"the cache {cache_dir} holds release {cached.get('release_id')}, not {release['release_id']}; "
+            "sync this release into a new cache folder (--cache)"
+        )
+
+
+def _list_source(source: Source, progress: ProgressCallback | None, cancel: CancelToken | None) -> list[ObjectInfo]:
+    listing: list[ObjectInfo] = []
+    for info in source.list_objects():
+        listing.append(info)
+        if len(listing) % 1000 == 0:
+            _emit(progress, "list", len(listing), 0)
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+    _emit(progress, "list", len(listing), len(listing))
+    return listing
+
+
+# ---- file moves owed after a commit ----------------------------------------------------------------------------
+
+def apply_pending_file_moves(con: duckdb.DuckDBPyConnection, cache_dir: Path) -> None:
+    """Carry out the file moves and deletions a committed sync recorded, then forget them (idempotent)."""
+    if "pending_file_moves" not in existing_tables(con):
+        return
+    rows = con.execute("SELECT key, staged_path FROM pending_file_moves ORDER BY rowid").fetchall()
+    if not rows:
+        return
+    for key, staged in rows:
+        try:
+            dest = safe_cache_path(cache_dir, key)
+        except UnsafePathError:
+            continue
+        if staged is None:
+            dest.unlink(missing_ok=True)
+            continue
+        staged_path = Path(cache_dir) / staged
+        if staged_path.is_file():
+            make_private_dir(dest.parent)
+            os.replace(staged_path, dest)
+    con.execute("DELETE FROM pending_file_moves")
+
+
+def _empty_partial_dir(cache_dir: Path) -> None:
+    folder = partial_dir(cache_dir)
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+# ---- the ingest transaction --------------------------------------------------------------------------------------
+
+@dataclass
+class _IngestOutcome:
+    quarantined: list[QuarantineItem]
+    warnings: list[str]
+
+
+class _IngestTransaction:
+    """One attempt at the ingest transaction; `forced` holds objects already known to fail (quarantined)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        cache_dir: Path,
+        release: dict[str, Any],
+        plan: SyncPlan,
+        fetched: list[FetchResult],
+        first_sync: bool,
+        forced: dict[str, str],
+        imaging_one_by_one: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> None:
+        self.con = con
+        self.cache_dir = cache_dir
+        self.release = release
+        self.plan = plan
+        self.fetched = sorted(fetched, key=lambda r: (INGEST_ORDER.get(r.planned.kind, 99), r.planned.info.key))
+        self.first_sync = first_sync
+        self.forced = forced
+        self.imaging_one_by_one = imaging_one_by_one
+        self.progress = progress
+        self.cancel = cancel
+        self.quarantined: list[QuarantineItem] = []
+        self.moves: list[tuple[str, str | None]] = []
+        self.next_id = 0
+        self.done = 0
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+
+    def _source_id(self, planned: PlannedObject) -> int:
+        if planned.existing is not None:
+            return planned.existing.source_id
+        self.next_id += 1
+        return self.next_id - 1
+
+    def _catalog(self, planned: PlannedObject, source_id: int, sha256: str | None, quarantined: bool) -> None:
+        entry = CatalogEntry(source_id, planned.info.key, planned.kind, planned.info.size, planned.info.etag,
+                             sha256 if sha256 is not None else planned.expected_sha256, quarantined)
+        upsert_catalog_entry(self.con, entry, exists=planned.existing is not None)
+
+    def _quarantine(self, items: Sequence[QuarantineItem], kind: str, source_id: int | None) -> None:
+        add_quarantine(self.con, items, kind, source_id)
+        self.quarantined.extend(items)
+
+    def _ingested(self) -> None:
+        self.done += 1
+        _emit(self.progress, "ingest", self.done, len(self.fetched) + len(self.plan.rejected))
+
+    def run(self) -> _IngestOutcome:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        create_schema(con)
+        self.next_id = next_source_id(con)
+        # 1. forget the rows of every changed or deleted object
+        old_ids = [p.existing.source_id for p in [*self.plan.fetch, *self.plan.rejected] if p.existing is not None]
+        old_ids += [entry.source_id for entry in self.plan.delete]
+        if old_ids:
+            for table in tables_with_source_id(con):
+                # table names come from information_schema of our own database
+                con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, _source_id)', [old_ids])
+        delete_catalog_entries(con, [entry.source_id for entry in self.plan.delete])
+        for entry in self.plan.delete:
+            if entry.kind in FILE_KINDS:
+                self.moves.append((entry.key, None))
+        # 2. rejected keys: catalogued and quarantined, never fetched
+        for planned in self.plan.rejected:
+            source_id = self._source_id(planned)
+            self._catalog(planned, source_id, None, quarantined=True)
+            self._quarantine([QuarantineItem(planned.info.key, planned.reason)], planned.kind, source_id)
+            self._ingested()
+        # 3. fetched objects
+        imaging: list[tuple[FetchResult, int]] = []
+        for result in self.fetched:
+            self._check_cancel()
+            planned = result.planned
+            source_id = self._source_id(planned)
+            key = planned.info.key
+            problem = result.problem
+            if problem is None and key in self.forced:
+                problem = QuarantineItem(key, self.forced[key])
+            if problem is not None or result.staged_path is None:
+                self._catalog(planned, source_id, None, quarantined=True)
+                self._quarantine([problem or QuarantineItem(key, "not fetched")], planned.kind, source_id)
+                if planned.existing is not None and planned.kind in FILE_KINDS:
+                    self.moves.append((key, None))
+                self._ingested()
+                continue
+            if planned.kind == "imaging":
+                imaging.append((result, source_id))
+                continue
+            items = self._ingest_object(planned, source_id, result.staged_path)
+            whole_object_failed = any(item.path == key for item in items) and planned.kind in (*PARQUET_KINDS,)
+            self._quarantine(items, planned.kind, source_id)
+            self._catalog(planned, source_id, result.sha256, quarantined=whole_object_failed)
+            if planned.kind in FILE_KINDS:
+                self.moves.append((key, self._relative_to_cache(result.staged_path)))
+            self._ingested()
+        self._ingest_imaging(imaging)
+        _crash_point("ingest")
+        # 4. derived tables
+        warnings: list[str] = []
+        changed_kinds = {p.kind for p in self.plan.fetch} | {e.kind for e in self.plan.delete}
+        if self.first_sync or "ontology" in changed_kinds:
+            self._load_ontologies()
+        if self.first_sync or "fhir" in changed_kinds:
+            fhir_warnings = self._rebuild_clinical()
+            replace_warnings(con, "fhir", fhir_warnings)
+        replace_warnings(con, "agreement", occurrence_fhir_disagreements(con))
+        warnings = read_warnings(con)
+        if any(p.kind == "release" for p in self.plan.fetch) or self.first_sync:
+            write_release_meta(con, self.release)
+        if self.moves:
+            con.executemany("INSERT INTO pending_file_moves (key, staged_path) VALUES (?, ?)",
+                            [[key, staged] for key, staged in self.moves])
+        self._check_cancel()
+        con.execute("COMMIT")
+        return _IngestOutcome(self.quarantined, warnings)
+
+    def _relative_to_cache(self, path: Path) -> str:
+        return path.relative_to(self.cache_dir).as_posix()
+
+    def _ingest_object(self, planned: PlannedObject, source_id: int, path: Path) -> list[QuarantineItem]:
+        key = planned.info.key
+        try:
+            if planned.kind in PARQUET_KINDS:
+                return ingest_parquet_object(self.con, planned.kind, source_id, key, path)
+            if planned.kind == "fhir":
+                from kfexplorer.fhir.ingest import load_fhir_object
+
+                return load_fhir_object(self.con, source_id, key, path)
+        except (duckdb.Error, ValueError, TypeError, KeyError, OSError) as error:
+            raise _ObjectIngestFailed([key], f"ingest failed: {error}") from error
+        return []  # release, ontology, notes: nothing to load per object
+
+    def _ingest_imaging(self, imaging: list[tuple[FetchResult, int]]) -> None:
+        if not imaging:
+            return
+        from kfexplorer.imaging.header_index import index_dicom_files
+
+        batch_size = 1 if self.imaging_one_by_one else IMAGING_BATCH
+        for start in range(0, len(imaging), batch_size):
+            self._check_cancel()
+            batch = imaging[start:start + batch_size]
+            items = [(source_id, r.planned.info.key, r.staged_path) for r, source_id in batch if r.staged_path]
+            try:
+                problems = index_dicom_files(self.con, items)
+            except Exception as error:  # charged to the batch; retried one by one
+                raise _ObjectIngestFailed([r.planned.info.key for r, _ in batch], f"DICOM index failed: {error}") from error
+            bad_paths = {item.path for item in problems}
+            ids = {r.planned.info.key: source_id for r, source_id in batch}
+            for item in problems:
+                self._quarantine([item], "imaging", ids.get(item.path))
+            for result, source_id in batch:
+                key = result.planned.info.key
+                bad = key in bad_paths
+                self._catalog(result.planned, source_id, result.sha256, quarantined=bad)
+                if bad:
+                    if result.planned.existing is not None:
+                        self.moves.append((key, None))
+                elif result.staged_path is not None:
+                    self.moves.append((key, self._relative_to_cache(result.staged_path)))
+                self._ingested()
+
+    def _ontology_paths(self) -> dict[str, Path]:
+        paths: dict[str, Path] = {}
+        staged = {r.planned.info.key: r.staged_path for r in self.fetched
+                  if r.planned.kind == "ontology" and r.staged_path is not None and r.planned.info.key not in self.forced}
+        for entry in self.plan.unchanged:
+            if entry.kind == "ontology" and not entry.quarantined and entry.key in ONTOLOGY_NAMES:
+                paths[ONTOLOGY_NAMES[entry.key]] = safe_cache_path(self.cache_dir, entry.key)
+        for key, path in staged.items():
+            if key in ONTOLOGY_NAMES and path is not None:
+                paths[ONTOLOGY_NAMES[key]] = path
+        return paths
+
+    def _load_ontologies(self) -> None:
+        try:
+            from kfexplorer.ontology.cache_tables import load_ontologies
+        except ModuleNotFoundError as error:
+            if error.name != "kfexplorer.ontology.cache_tables":
+                raise
+            return  # this build has no ontology loader: the ontology tables stay as they are
+        paths = self._ontology_paths()
+        try:
+            load_ontologies(self.con, paths)
+        except (duckdb.Error, ValueError, OSError) as error:
+            changed = [r.planned.info.key for r in self.fetched if r.planned.kind == "ontology"]
+            if not changed:
+                raise
+            raise _ObjectIngestFailed(changed, f"ontology load failed: {error}") from error
+
+    def _rebuild_clinical(self) -> list[str]:
+        try:
+            from kfexplorer.fhir.flatten import rebuild_clinical_tables
+        except ModuleNotFoundError as error:
+            if error.name != "kfexplorer.fhir.flatten":
+                raise
+            return []  # this build has no FHIR flattening: the clinical tables stay as they are
+        return list(rebuild_clinical_tables(self.con))
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main'",
+        [table],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def occurrence_fhir_disagreements(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """One warning per field where occurrences disagree with participants (from FHIR): how many participants."""
+    if not {"occurrences", "participants"} <= existing_tables(con):
+        return []
+    fields = [f for f in AGREEMENT_FIELDS if f in _columns_of(con, "participants") and f in _columns_of(con, "occurrences")]
+    if not fields or "participant_id" not in _columns_of(con, "participants"):
+        return []
+    # field names come from AGREEMENT_FIELDS (code constants)
+    counts = ", ".join(
+        f"count(DISTINCT CASE WHEN o.{f} IS DISTINCT FROM p.{f} THEN o.participant_id END)" for f in fields
+    )
+    row = con.execute(
+        f"SELECT {counts} FROM (SELECT DISTINCT participant_id, {', '.join(fields)} FROM occurrences) o "
+        "JOIN participants p ON p.participant_id = o.participant_id"
+    ).fetchall()[0]
+    return [
+        f"occurrences disagree with FHIR on {f} for {n} participant{'s' if n != 1 else ''}"
+        for f, n in zip(fields, row, strict=True)
+        if n
+    ]
+
+
+# ---- the public entry point --------------------------------------------------------------------------------------
+
+def sync_release(
+    source: str | Source,
+    cache_dir: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    dry_run: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> SyncReport:
+    """Bring the cache at `cache_dir` up to date with the release at `source` (see the module docstring).
+
+    Raises SyncError (no release.json, another release in the cache), SourceError, CacheBusyError, or Cancelled.
+    `dry_run` plans only: nothing is fetched or written.
+    """
+    started = time.perf_counter()
+    cache_dir = Path(cache_dir)
+    src = open_source(source) if isinstance(source, str) else source
+    release = read_release_json(src)
+    report = SyncReport(release_id=str(release["release_id"]))
+    if dry_run:
+        return _dry_run(src, cache_dir, release, report, progress, cancel, started)
+    ensure_cache_layout(cache_dir)
+    con = connect(cache_dir, read_only=False)
+    try:
+        _check_release_id(read_release_meta(con), release, cache_dir)
+        apply_pending_file_moves(con, cache_dir)
+        _empty_partial_dir(cache_dir)
+        catalog = read_catalog(con)
+        first_sync = read_release_meta(con) is None
+        listing = _list_source(src, progress, cancel)
+        plan = make_plan(listing, catalog, release, cache_dir)
+        _tally_plan(report, plan)
+        if not plan.has_work and not first_sync and schema_is_current(con):
+            report.warnings = read_warnings(con)
+            report.seconds = time.perf_counter() - started
+            return report
+        transfer_started = time.perf_counter()
+        fetched = fetch_objects(src, plan.fetch, partial_dir(cache_dir), concurrency=concurrency,
+                                progress=progress, cancel=cancel)
+        report.transfer_seconds = time.perf_counter() - transfer_started
+        for result in fetched:
+            if result.staged_path is not None:
+                report.transferred.add(result.planned.info.size)
+        if fetched:
+            _crash_point("download")
+        ingest_started = time.perf_counter()
+        outcome = _run_ingest(con, cache_dir, release, plan, fetched, first_sync, progress, cancel)
+        _crash_point("commit")
+        apply_pending_file_moves(con, cache_dir)
+        _empty_partial_dir(cache_dir)
+        report.ingest_seconds = time.perf_counter() - ingest_started
+        report.quarantined = [r.problem for r in fetched if r.problem is not None]
+        report.quarantined += [q for q in outcome.quarantined if q not in report.quarantined]
+        report.warnings = outcome.warnings
+    except BaseException:
+        _empty_partial_dir(cache_dir)
+        raise
+    finally:
+        con.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _tally_plan(report: SyncReport, plan: SyncPlan) -> None:
+    for planned in plan.fetch:
+        report.planned.add(planned.info.size)
+    for entry in plan.unchanged:
+        report.skipped.add(entry.size)
+    for entry in plan.delete:
+        report.deleted.add(entry.size)
+
+
+def _run_ingest(
+    con: duckdb.DuckDBPyConnection,
+    cache_dir: Path,
+    release: dict[str, Any],
+    plan: SyncPlan,
+    fetched: list[FetchResult],
+    first_sync: bool,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> _IngestOutcome:
+    """Run the ingest transaction; an object whose ingest aborts it is quarantined and the transaction re-run."""
+    forced: dict[str, str] = {}
+    imaging_one_by_one = False
+    attempts = len(fetched) + 2
+    for _attempt in range(attempts):
+        transaction = _IngestTransaction(con, cache_dir, release, plan, fetched, first_sync, forced,
+                                         imaging_one_by_one, progress, cancel)
+        try:
+            return transaction.run()
+        except _ObjectIngestFailed as failure:
+            con.execute("ROLLBACK")
+            if len(failure.keys) > 1 and not imaging_one_by_one:
+                imaging_one_by_one = True
+            else:
+                forced.update({key: failure.reason for key in failure.keys})
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+    raise SyncError("ingest kept failing; the previous state of the cache is unchanged")
+
+
+def _dry_run(
+    src: Source,
+    cache_dir: Path,
+    release: dict[str, Any],
+    report: SyncReport,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    started: float,
+) -> SyncReport:
+    catalog: dict[str, CatalogEntry] = {}
+    if database_path(cache_dir).is_file():
+        con = connect(cache_dir, read_only=True)
+        try:
+            _check_release_id(read_release_meta(con), release, cache_dir)
+            catalog = read_catalog(con)
+        finally:
+            con.close()
+    plan = make_plan(_list_source(src, progress, cancel), catalog, release, cache_dir)
+    _tally_plan(report, plan)
+    report.seconds = time.perf_counter() - started
+    return report
+

@@ -1,0 +1,138 @@
+"""Plan a sync: which listed objects to fetch, which cached ones are unchanged, which to delete.
+
+An object is unchanged when the catalog has its key with the same size and etag and, when release.json lists a
+sha256 for it, the same sha256. A cached object kept as a file (DICOM, note, ontology) whose file is missing or of
+the wrong size is fetched again (repair). Keys that are not safe relative paths are rejected (quarantined without
+being fetched). Objects of no known kind (a README, hidden files) are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kfexplorer.store.cache import UnsafePathError, check_release_path, safe_cache_path
+from kfexplorer.store.catalog import CatalogEntry
+from kfexplorer.sync.source import ObjectInfo
+from kfexplorer.variants.ingest import PARQUET_KIND_BY_PREFIX
+
+RELEASE_JSON_KEY = "release.json"
+FILE_KINDS = frozenset({"imaging", "notes", "ontology"})
+REJECTED_KIND = "rejected"
+FHIR_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz", ".json")
+
+
+def classify_key(key: str) -> str | None:
+    """The kind of a release object from its key, or None for objects sync ignores."""
+    if key == RELEASE_JSON_KEY:
+        return "release"
+    name = key.rsplit("/", 1)[-1]
+    if name.startswith("."):
+        return None
+    for prefix, kind in PARQUET_KIND_BY_PREFIX.items():
+        if key.startswith(prefix) and name.endswith(".parquet"):
+            return kind
+    if key.startswith("fhir/") and name.endswith(FHIR_SUFFIXES):
+        return "fhir"
+    if key.startswith("imaging/"):
+        return "imaging"
+    if key.startswith("notes/") and (name.endswith(".txt") or name.endswith(".labels.json")):
+        return "notes"
+    if key.startswith("ontologies/") and key.count("/") == 1 and name.endswith(".obo"):
+        return "ontology"
+    return None
+
+
+def expected_files(release: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """release.json "files": {key: {"size": N, "sha256": "…"}}, tolerating its absence or bad shapes."""
+    files = release.get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {str(k): v for k, v in files.items() if isinstance(v, dict)}
+
+
+@dataclass(frozen=True)
+class PlannedObject:
+    """A listed object to fetch (or reject): why, and what it must verify against."""
+
+    info: ObjectInfo
+    kind: str
+    existing: CatalogEntry | None
+    expected_sha256: str | None
+    expected_size: int | None
+    reason: str  # new | changed | repair | unsafe path …
+
+
+@dataclass
+class SyncPlan:
+    fetch: list[PlannedObject] = field(default_factory=list)
+    rejected: list[PlannedObject] = field(default_factory=list)
+    unchanged: list[CatalogEntry] = field(default_factory=list)
+    delete: list[CatalogEntry] = field(default_factory=list)
+    ignored: list[ObjectInfo] = field(default_factory=list)
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.fetch or self.rejected or self.delete)
+
+    @property
+    def fetch_bytes(self) -> int:
+        return sum(p.info.size for p in self.fetch)
+
+
+def _cached_file_ok(cache_dir: Path, entry: CatalogEntry) -> bool:
+    try:
+        path = safe_cache_path(cache_dir, entry.key)
+    except UnsafePathError:
+        return False
+    try:
+        return path.is_file() and path.stat().st_size == entry.size
+    except OSError:
+        return False
+
+
+def make_plan(
+    listing: Iterable[ObjectInfo], catalog: dict[str, CatalogEntry], release: dict[str, Any], cache_dir: Path
+) -> SyncPlan:
+    """Diff the listed objects against the catalog (see the module docstring)."""
+    plan = SyncPlan()
+    files = expected_files(release)
+    seen: set[str] = set()
+    for info in listing:
+        if info.key in seen:
+            continue
+        seen.add(info.key)
+        existing = catalog.get(info.key)
+        try:
+            check_release_path(info.key)
+        except UnsafePathError as error:
+            if existing is not None and existing.size == info.size and existing.etag == info.etag:
+                plan.unchanged.append(existing)
+            else:
+                plan.rejected.append(PlannedObject(info, REJECTED_KIND, existing, None, None, str(error)))
+            continue
+        kind = classify_key(info.key)
+        if kind is None:
+            plan.ignored.append(info)
+            continue
+        listed = files.get(info.key, {})
+        sha = listed.get("sha256")
+        expected_sha = sha.lower() if isinstance(sha, str) and kind != "release" else None
+        size = listed.get("size")
+        expected_size = size if isinstance(size, int) and not isinstance(size, bool) and kind != "release" else None
+        if existing is None:
+            reason = "new"
+        elif existing.size != info.size or existing.etag != info.etag or existing.kind != kind:
+            reason = "changed"
+        elif expected_sha is not None and existing.sha256 != expected_sha:
+            reason = "changed"
+        elif kind in FILE_KINDS and not existing.quarantined and not _cached_file_ok(cache_dir, existing):
+            reason = "repair"
+        else:
+            plan.unchanged.append(existing)
+            continue
+        plan.fetch.append(PlannedObject(info, kind, existing, expected_sha, expected_size, reason))
+    plan.delete = [entry for key, entry in catalog.items() if key not in seen]
+    return plan

@@ -1,0 +1,537 @@
+"""The main window (UI.md): toolbar, query bar, Facets dock, centre tabs, Participant dock, status bar.
+
+All cache reads run as jobs on worker threads; the window only binds results to widgets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kfexplorer.progress import CancelToken, ProgressCallback
+from kfexplorer.services.jobs import Job, JobFailure
+from kfexplorer.services.workspace import CacheFacts, ReleaseInfo, Workspace, has_cache
+from kfexplorer.ui.dialogs.sync_dialog import SyncDialog, SyncFunction
+from kfexplorer.ui.icon_library import themed_icon
+from kfexplorer.ui.job_signals import QtJobRunner
+from kfexplorer.ui.panels.coming_panels import ComingPanel
+from kfexplorer.ui.panels.facets_panel import FacetsPanel
+from kfexplorer.ui.panels.participant_dock import ParticipantDetailPanel
+from kfexplorer.ui.panels.participants_panel import ParticipantsPanel
+from kfexplorer.ui.preview_host import ensure_application, show_preview
+from kfexplorer.ui.widgets.empty_state import EmptyState
+from kfexplorer.ui.widgets.error_notice import ErrorNotice
+from kfexplorer.ui.widgets.job_status import JobStatusWidget
+from kfexplorer.ui.widgets.query_bar import QueryBarPlaceholder
+
+TAB_NAMES = ("Summary", "Participants", "Variants", "Imaging", "Compare")
+PARTICIPANTS_TAB = TAB_NAMES.index("Participants")
+
+
+@dataclass(frozen=True)
+class WorkspaceSnapshot:
+    """What the window shows about an open cache, read in a worker."""
+
+    workspace: Workspace
+    release: ReleaseInfo
+    counts: dict[str, int]
+    facts: CacheFacts
+
+
+def format_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def format_age_of(moment: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """'just now', '5 min ago', '2 h ago', '3 d ago'."""
+    if moment is None:
+        return "never"
+    now = now or dt.datetime.now(dt.UTC)
+    seconds = max(0.0, (now - moment).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} d ago"
+
+
+def cohort_size_text(counts: dict[str, int]) -> str:
+    """'1,000 participants · 48,211 variants · 96 imaging series' from table counts."""
+    participants = counts.get("participants", 0)
+    variants = counts.get("variants", 0)
+    series = counts.get("imaging_series", 0)
+    return f"{participants:,} participants · {variants:,} variants · {series:,} imaging series"
+
+
+def default_cache_dir() -> Path:
+    try:
+        from kfexplorer.config import load_settings
+
+        return load_settings().default_cache_dir()
+    except (ImportError, AttributeError):
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("kfexplorer")) / "default"
+
+
+class MainWindow(QMainWindow):
+    """One window; every panel plugs into it. `loaded` fires when counts and the first page are shown."""
+
+    loaded = Signal()
+    workspace_opened = Signal(object)  # Workspace
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        jobs: QtJobRunner | None = None,
+        sync_function: SyncFunction | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("kfexplorer")
+        self.setWindowIcon(themed_icon("app"))
+        self.jobs = jobs if jobs is not None else QtJobRunner(parent=self)
+        self.cache_dir: Path | None = Path(cache_dir) if cache_dir is not None else None
+        self.workspace: Workspace | None = None
+        self.release: ReleaseInfo | None = None
+        self.counts: dict[str, int] = {}
+        self._sync_function = sync_function
+        self.sync_dialog: SyncDialog | None = None
+        self._open_job: Job | None = None
+        self._counts_ready = False
+        self._page_ready = False
+        self._loaded_emitted = False
+
+        self._build_toolbar()
+        self._build_query_bar()
+        self._build_centre()
+        self._build_docks()
+        self._build_status_bar()
+        self._build_shortcuts()
+        self.jobs.job_failed.connect(self._on_job_failed)
+        self.participants_panel.model.first_page_loaded.connect(self._on_first_page)
+        self.participants_panel.model.page_loaded.connect(self._on_page_loaded)
+        self.participants_panel.model.page_failed.connect(lambda _message: self._on_first_page())
+        self.participants_panel.participant_selected.connect(self._on_participant_selected)
+        self.open_cache(self.cache_dir)
+
+    # -- building -----------------------------------------------------------------------------------------------
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("MainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setFloatable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setContentsMargins(8, 4, 8, 4)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+
+        self.release_button = QPushButton()
+        self.release_button.setObjectName("ReleaseButton")
+        self.release_button.setFlat(True)
+        self.release_button.setToolTip("The open release (workspace)")
+        release_menu = QMenu(self.release_button)
+        release_menu.addAction("Open a cache or release folder…", self.choose_folder)
+        release_menu.addAction("Open the demo release", self.open_demo_release)
+        release_menu.addAction("Sync from a source…", self.show_sync_dialog)
+        self.release_button.setMenu(release_menu)
+        toolbar.addWidget(self.release_button)
+
+        self.sync_action = QAction(themed_icon("sync"), "Sync…", self)
+        self.sync_action.setToolTip("Sync a release into the cache (runs in the background)")
+        self.sync_action.triggered.connect(self.show_sync_dialog)
+        toolbar.addAction(self.sync_action)
+        self.refresh_action = QAction(themed_icon("refresh"), "Refresh", self)
+        self.refresh_action.setToolTip("Reload counts and tables (F5)")
+        self.refresh_action.setPriority(QAction.Priority.LowPriority)  # icon only in the toolbar
+        self.refresh_action.triggered.connect(self.refresh)
+        toolbar.addAction(self.refresh_action)
+        toolbar.addSeparator()
+
+        self.quick_search = QLineEdit()
+        self.quick_search.setObjectName("QuickSearch")
+        self.quick_search.setPlaceholderText("Go to participant / gene / HPO term…  Ctrl+K")
+        self.quick_search.addAction(themed_icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.quick_search.setClearButtonEnabled(True)
+        self.quick_search.setMinimumWidth(320)
+        self.quick_search.setMaximumWidth(440)
+        self.quick_search.returnPressed.connect(self.run_quick_search)
+        toolbar.addWidget(self.quick_search)
+
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        self.cohort_label = QLabel()
+        self.cohort_label.setObjectName("CohortSize")
+        self.cohort_label.setToolTip("The current cohort (all participants until filters exist)")
+        toolbar.addWidget(self.cohort_label)
+        toolbar.addSeparator()
+        self.save_action = QAction(themed_icon("save"), "Save", self)
+        self.save_action.setToolTip("Save the cohort — comes with the cohort model")
+        self.save_action.setEnabled(False)
+        toolbar.addAction(self.save_action)
+        self.export_action = QAction(themed_icon("export"), "Export", self)
+        self.export_action.setToolTip("Export the cohort — coming")
+        self.export_action.setEnabled(False)
+        toolbar.addAction(self.export_action)
+
+    def _build_query_bar(self) -> None:
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        bar = QToolBar("Query", self)
+        bar.setObjectName("QueryToolbar")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        self.query_bar = QueryBarPlaceholder()
+        self.query_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.query_bar)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _build_centre(self) -> None:
+        centre = QWidget()
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(8, 8, 8, 0)
+        layout.setSpacing(8)
+        self.error_notice = ErrorNotice()
+        layout.addWidget(self.error_notice)
+        self.centre_stack = QStackedWidget()
+        self.no_release_state = EmptyState(
+            "No release yet",
+            "Open the demo release · Sync from S3 · Open a folder",
+            actions=[
+                ("Open the demo release", self.open_demo_release),
+                ("Sync from S3…", self.show_sync_dialog),
+                ("Open a folder…", self.choose_folder),
+            ],
+            icon_name="app",
+        )
+        self.centre_stack.addWidget(self.no_release_state)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.participants_panel = ParticipantsPanel(self.jobs)
+        self.tab_panels: dict[str, QWidget] = {}
+        for name in TAB_NAMES:
+            panel: QWidget = self.participants_panel if name == "Participants" else ComingPanel(name)
+            self.tab_panels[name] = panel
+            self.tabs.addTab(panel, name)
+        self.tabs.setCurrentIndex(PARTICIPANTS_TAB)
+        self.centre_stack.addWidget(self.tabs)
+        layout.addWidget(self.centre_stack, 1)
+        self.setCentralWidget(centre)
+
+    def _build_docks(self) -> None:
+        self.facets_dock = QDockWidget("Facets", self)
+        self.facets_dock.setObjectName("FacetsDock")
+        self.facets_panel = FacetsPanel()
+        self.facets_dock.setWidget(self.facets_panel)
+        self.facets_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.facets_dock)
+        self.participant_dock = QDockWidget("Participant", self)
+        self.participant_dock.setObjectName("ParticipantDock")
+        self.participant_panel = ParticipantDetailPanel()
+        self.participant_dock.setWidget(self.participant_panel)
+        self.participant_dock.setFeatures(self.facets_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.participant_dock)
+        self.setStyleSheet("QDockWidget::title { padding: 6px 8px; }"
+                           "QPushButton#ReleaseButton { font-weight: bold; padding: 4px 8px; }")
+        self.resizeDocks([self.facets_dock, self.participant_dock], [220, 280], Qt.Orientation.Horizontal)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        status.setSizeGripEnabled(False)
+        self.release_status = QLabel()
+        self.cache_status = QLabel()
+        self.sync_status = QLabel()
+        status.setStyleSheet("QStatusBar::item { border: none; }")
+        status.setContentsMargins(8, 0, 8, 0)
+        for label in (self.release_status, self.cache_status, self.sync_status):
+            label.setContentsMargins(0, 0, 8, 0)
+            status.addWidget(label)
+        self.job_status = JobStatusWidget(self.jobs)
+        status.addPermanentWidget(self.job_status)
+        self.query_time_label = QLabel()
+        self.query_time_label.setToolTip("Time of the last query")
+        self.query_time_label.setMinimumWidth(64)
+        self.query_time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        status.addPermanentWidget(self.query_time_label)
+
+    def _build_shortcuts(self) -> None:
+        self.shortcuts: list[QShortcut] = []
+        for number in range(1, len(TAB_NAMES) + 1):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut.activated.connect(lambda index=number - 1: self.tabs.setCurrentIndex(index))
+            self.shortcuts.append(shortcut)
+        refresh = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        refresh.activated.connect(self.refresh)
+        cancel = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        cancel.activated.connect(self.cancel_focused_job)
+        search = QShortcut(QKeySequence("Ctrl+K"), self)
+        search.activated.connect(self.focus_quick_search)
+        self.shortcuts += [refresh, cancel, search]
+
+    # -- workspace ----------------------------------------------------------------------------------------------
+    def open_cache(self, cache_dir: Path | None) -> None:
+        """Open `cache_dir` in a worker (or show the empty state when it holds no release)."""
+        self._counts_ready = self._page_ready = False
+        self._loaded_emitted = False
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        if not has_cache(self.cache_dir):
+            self._show_no_release()
+            return
+        target = Path(self.cache_dir)  # type: ignore[arg-type]
+
+        def open_workspace(_progress: ProgressCallback, cancel: CancelToken) -> WorkspaceSnapshot:
+            workspace = Workspace.open(target)
+            try:
+                cancel.raise_if_cancelled()
+                return WorkspaceSnapshot(workspace, workspace.release_info(), workspace.table_counts(),
+                                         workspace.cache_facts())
+            except BaseException:
+                workspace.close()
+                raise
+
+        self.cohort_label.setText("Opening the cache…")
+        self._open_job = self.jobs.submit(
+            open_workspace,
+            name="Open cache",
+            key="open-workspace",
+            on_finished=self._workspace_ready,
+            on_failed=self._workspace_failed,
+        )
+
+    def _workspace_ready(self, snapshot: WorkspaceSnapshot) -> None:
+        self._open_job = None
+        if self.workspace is not None:
+            self.workspace.close()
+        self.workspace, self.release, self.counts = snapshot.workspace, snapshot.release, snapshot.counts
+        self._show_release(snapshot)
+        self._counts_ready = True
+        self.centre_stack.setCurrentWidget(self.tabs)
+        self.participants_panel.set_workspace(self.workspace)
+        self.workspace_opened.emit(self.workspace)
+        self._maybe_loaded()
+
+    def _workspace_failed(self, _failure: JobFailure) -> None:
+        self._open_job = None
+        self._show_no_release()
+
+    def _show_no_release(self) -> None:
+        self.workspace, self.release, self.counts = None, None, {}
+        self.centre_stack.setCurrentWidget(self.no_release_state)
+        self.release_button.setText("No release")
+        self.cohort_label.setText("No release open")
+        self.release_status.setText("No release")
+        self.cache_status.setText(f"·  cache {self.cache_dir}" if self.cache_dir else "")
+        self.sync_status.setText("")
+        self.participant_panel.show_participant(None)
+        self._counts_ready = self._page_ready = True
+        QTimer.singleShot(0, self._maybe_loaded)
+
+    def _show_release(self, snapshot: WorkspaceSnapshot) -> None:
+        release = snapshot.release
+        name = release.title or release.release_id or (self.cache_dir.name if self.cache_dir else "release")
+        if release.title and release.release_id and release.release_id not in release.title:
+            name = f"{release.title} {release.release_id}"
+        self.release_button.setText(name)
+        self.release_button.setToolTip(f"Release {release.release_id or '?'} · cache {self.cache_dir}")
+        self.cohort_label.setText("Cohort: " + cohort_size_text(snapshot.counts))
+        self.release_status.setText(f"release {release.release_id or '?'}")
+        self.cache_status.setText(f"·  cache {format_bytes(snapshot.facts.size_bytes)}")
+        self.cache_status.setToolTip(str(self.cache_dir))
+        self.sync_status.setText(f"·  synced {format_age_of(snapshot.facts.last_sync)}")
+        if snapshot.facts.last_sync is not None:
+            self.sync_status.setToolTip(snapshot.facts.last_sync.isoformat(timespec="seconds"))
+        self.setWindowTitle(f"kfexplorer — {name}")
+
+    def refresh(self) -> None:
+        """F5: re-read counts and tables from the cache (or try opening it again)."""
+        if self.sync_dialog is not None and self.sync_dialog.is_running:
+            return
+        self.open_cache(self.cache_dir)
+
+    def release_workspace_for_sync(self) -> Any:
+        """Stop querying and hand the worker a closer: it waits for running queries, then closes the connection."""
+        workspace, self.workspace = self.workspace, None
+        self.participants_panel.set_workspace(None)
+        if self._open_job is not None:
+            self.jobs.cancel(self._open_job.job_id)
+        pending = self.jobs.runner.active_jobs()
+        for job in pending:
+            job.cancel()
+        runner = self.jobs.runner
+
+        def close_before_write() -> None:
+            if workspace is not None:
+                workspace.interrupt()
+            runner.wait(pending, timeout=30.0)
+            if workspace is not None:
+                workspace.close()
+
+        return close_before_write
+
+    def _on_first_page(self) -> None:
+        self._page_ready = True
+        self._maybe_loaded()
+
+    def _on_page_loaded(self, _rows: int, elapsed_ms: float) -> None:
+        self.query_time_label.setText(f"{elapsed_ms:,.0f} ms")
+
+    def _maybe_loaded(self) -> None:
+        if self._counts_ready and self._page_ready and not self._loaded_emitted:
+            self._loaded_emitted = True
+            self.loaded.emit()
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded_emitted
+
+    # -- actions ------------------------------------------------------------------------------------------------
+    def show_sync_dialog(self, source: str = "") -> SyncDialog:
+        if self.sync_dialog is None:
+            self.sync_dialog = SyncDialog(
+                self.jobs,
+                self.cache_dir or default_cache_dir(),
+                sync_function=self._sync_function,
+                workspace_release=self.release_workspace_for_sync,
+                parent=self,
+            )
+            self.sync_dialog.sync_ended.connect(lambda cache: self.open_cache(Path(cache)))
+        if isinstance(source, str) and source:
+            self.sync_dialog.set_source(source)
+        self.sync_dialog.show()
+        if QGuiApplication.platformName() != "offscreen":  # offscreen cannot raise windows (it warns)
+            self.sync_dialog.raise_()
+        return self.sync_dialog
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a cache or release folder")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> None:
+        """A cache folder opens directly; a release folder opens the Sync dialog with it as the source."""
+        if has_cache(folder):
+            self.open_cache(folder)
+        elif (folder / "release.json").is_file():
+            self.show_sync_dialog(str(folder))
+        else:
+            self.error_notice.show_error(f"{folder} holds neither a kfexplorer cache nor a release (release.json)")
+
+    def open_demo_release(self) -> None:
+        """Generate (once) and sync the demo release as a background job, then open its cache."""
+        try:
+            from kfexplorer.services.demo_workspace import prepare_demo_cache
+        except ImportError as exc:
+            self.error_notice.show_exception(exc, "The demo release is not available")
+            return
+        if self.workspace is not None and self.cache_dir is not None:
+            closer = self.release_workspace_for_sync()
+        else:
+            closer = None
+
+        def build_demo(progress: ProgressCallback, cancel: CancelToken) -> Path:
+            if closer is not None:
+                closer()
+            return prepare_demo_cache(progress=progress, cancel=cancel)
+
+        self.jobs.submit(
+            build_demo,
+            name="Demo release",
+            key="sync",
+            tracked=True,
+            on_finished=lambda cache: self.open_cache(Path(cache)),
+            on_failed=lambda _failure: self.open_cache(self.cache_dir),
+            on_cancelled=lambda: self.open_cache(self.cache_dir),
+        )
+
+    def focus_quick_search(self) -> None:
+        self.quick_search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.quick_search.selectAll()
+
+    def run_quick_search(self) -> None:
+        text = self.quick_search.text().strip()
+        workspace = self.workspace
+        if not text or workspace is None:
+            return
+
+        def find(_progress: ProgressCallback, _cancel: CancelToken) -> dict[str, Any] | None:
+            return workspace.find_participant(text)
+
+        def show(record: dict[str, Any] | None) -> None:
+            if record is None:
+                self.statusBar().showMessage(
+                    f"No participant matches “{text}” (genes and HPO terms come with the cohort model)", 6000
+                )
+                return
+            self._on_participant_selected(record)
+
+        self.jobs.submit(find, name="Quick search", key="quick-search", on_finished=show)
+
+    def cancel_focused_job(self) -> bool:
+        """Esc: cancel the sync when its dialog is active, else the job shown in the status bar."""
+        if self.sync_dialog is not None and self.sync_dialog.isActiveWindow() and self.sync_dialog.is_running:
+            return self.sync_dialog.cancel_sync()
+        return self.job_status.cancel_current()
+
+    def _on_participant_selected(self, record: dict[str, Any] | None) -> None:
+        self.participant_panel.show_participant(record)
+        if record is not None and not self.participant_dock.isVisible():
+            self.participant_dock.show()
+
+    def _on_job_failed(self, failure: JobFailure) -> None:
+        self.error_notice.show_failure(failure)
+
+    # -- teardown -----------------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Cancel jobs, wait briefly for them, close the workspace."""
+        self.participants_panel.set_workspace(None)
+        self.jobs.shutdown(timeout=10.0)
+        if self.workspace is not None:
+            self.workspace.close()
+            self.workspace = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.sync_dialog is not None:
+            self.sync_dialog.close()
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def preview(cache_dir: Path | None, exec_loop: bool = True) -> QWidget:
+    """Open the whole main window over `cache_dir`."""
+    ensure_application()
+    return show_preview(MainWindow(cache_dir), "Main window", exec_loop, size=(1280, 800))
+
+
+if __name__ == "__main__":
+    preview(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

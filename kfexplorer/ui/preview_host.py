@@ -1,0 +1,34 @@
+"""Shared plumbing for the `preview(cache_dir)` entry of each panel: open one panel alone over a cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QWidget
+
+from kfexplorer.services.workspace import Workspace, has_cache
+
+
+def ensure_application() -> QApplication:
+    """The running QApplication, or a new one styled like the app."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    from kfexplorer.ui.app import create_application
+
+    return create_application([])
+
+
+def open_preview_workspace(cache_dir: Path | None) -> Workspace | None:
+    return Workspace.open(Path(cache_dir)) if has_cache(cache_dir) else None
+
+
+def show_preview(widget: QWidget, title: str, exec_loop: bool, size: tuple[int, int] = (900, 600)) -> QWidget:
+    """Show `widget` as a top-level window; with `exec_loop`, run the event loop until it is closed."""
+    widget.setWindowTitle(f"kfexplorer preview — {title}")
+    widget.resize(*size)
+    widget.show()
+    if exec_loop:
+        app = ensure_application()
+        app.exec()
+    return widget
