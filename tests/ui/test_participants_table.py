@@ -131,6 +131,8 @@ def test_ctrl_c_copies_the_selection_as_tsv(qtbot: QtBot, panel: ParticipantsPan
     panel.view.selectRow(0)
     panel.view.selectionModel().select(panel.model.index(1, 0), panel.view.selectionModel().SelectionFlag.Select
                                        | panel.view.selectionModel().SelectionFlag.Rows)
+    panel.activateWindow()
+    qtbot.waitUntil(panel.isActiveWindow, timeout=3000)  # shortcuts fire only in the active window
     panel.view.setFocus()
     QGuiApplication.clipboard().clear()
     qtbot.keyClick(panel.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
