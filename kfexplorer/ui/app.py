@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -123,11 +124,22 @@ def capture_window(window: object, screenshot: Path, timeout_ms: int = SCREENSHO
     return loaded
 
 
+_QT_LOG = logging.getLogger("kfexplorer.qt")
+
+
+def _qt_message_to_log(mode: QtMsgType, _context: object, message: str) -> None:
+    """Qt's own messages go to the log file, not the terminal (they carry no health data)."""
+    level = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+             QtMsgType.QtWarningMsg: logging.WARNING}.get(mode, logging.ERROR)
+    _QT_LOG.log(level, "%s", message)
+
+
 def run_gui(cache_dir: Path | None, screenshot: Path | None = None, size: tuple[int, int] | None = None) -> int:
     """Open the main window on `cache_dir`; with `screenshot`, save the loaded window as PNG and return."""
     from kfexplorer.ui.main_window import MainWindow
     from kfexplorer.ui.widgets.error_notice import install_excepthook
 
+    previous_handler = qInstallMessageHandler(_qt_message_to_log)
     app = create_application(sys.argv[:1])
     window = MainWindow(cache_dir)
     restore_hook = install_excepthook(window.error_notice)
@@ -147,3 +159,4 @@ def run_gui(cache_dir: Path | None, screenshot: Path | None = None, size: tuple[
         window.close()
         window.deleteLater()
         QApplication.processEvents()
+        qInstallMessageHandler(previous_handler)

@@ -20,7 +20,7 @@ def ensure_application() -> QApplication:
 
 
 def open_preview_workspace(cache_dir: Path | None) -> Workspace | None:
-    return Workspace.open(Path(cache_dir)) if has_cache(cache_dir) else None
+    return Workspace.open(Path(cache_dir)) if cache_dir is not None and has_cache(cache_dir) else None
 
 
 def show_preview(widget: QWidget, title: str, exec_loop: bool, size: tuple[int, int] = (900, 600)) -> QWidget:

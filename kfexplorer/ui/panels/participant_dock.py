@@ -72,7 +72,8 @@ class ParticipantDetailPanel(QWidget):
         for row in range(self.form.rowCount()):
             label = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole)
             field = self.form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-            if label is not None and field is not None and label.widget().property("column") == column:
+            label_widget = label.widget() if label is not None else None
+            if label_widget is not None and field is not None and label_widget.property("column") == column:
                 widget = field.widget()
                 return widget.text() if isinstance(widget, QLabel) else None
         return None

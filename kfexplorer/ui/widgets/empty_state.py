@@ -18,7 +18,7 @@ class EmptyState(QWidget):
         self,
         title: str,
         text: str = "",
-        actions: list[tuple[str, Callable[[], None]]] | None = None,
+        actions: list[tuple[str, Callable[[], object]]] | None = None,
         icon_name: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
