@@ -97,7 +97,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from kfexplorer.sync.engine import sync_release
 
     cache = Path(args.cache) if args.cache else _default_cache()
-    report = sync_release(args.source, cache, progress=_StderrProgress(not args.json), dry_run=args.dry_run)
+    concurrency = args.concurrency or load_settings().download_concurrency
+    report = sync_release(args.source, cache, progress=_StderrProgress(not args.json), dry_run=args.dry_run,
+                          concurrency=concurrency)
     payload = report.to_json()
     if args.json:
         _print_json(payload)
@@ -212,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("source")
     syn.add_argument("--cache")
     syn.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    syn.add_argument("--concurrency", type=_positive_int, help="parallel downloads (default: the settings' value, 8)")
     syn.add_argument("--json", action="store_true")
     syn.set_defaults(func=cmd_sync)
 

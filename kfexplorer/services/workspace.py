@@ -17,7 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-CACHE_DATABASE_NAME = "kfexplorer.duckdb"
+from kfexplorer.store.cache import CacheBusyError, CacheMissingError, connect, database_path
+from kfexplorer.store.status import RELEASE_DATA_TABLES
 
 # Preferred order of the participant columns; columns the cache has beyond these follow in table order.
 PARTICIPANT_COLUMN_ORDER: tuple[str, ...] = (
@@ -35,25 +36,8 @@ PARTICIPANT_COLUMN_ORDER: tuple[str, ...] = (
     "fhir_id",
 )
 
-# Tables whose row counts the window shows or the status reports (names from CACHE.md).
-COUNTED_TABLES: tuple[str, ...] = (
-    "participants",
-    "studies",
-    "families",
-    "family_members",
-    "diagnoses",
-    "phenotypes",
-    "biospecimens",
-    "files",
-    "occurrences",
-    "variants",
-    "consequences",
-    "imaging_studies",
-    "imaging_series",
-    "imaging_instances",
-    "notes",
-    "quarantine",
-)
+# Tables whose row counts the window shows: the release-data tables of the status, plus the quarantine.
+COUNTED_TABLES: tuple[str, ...] = (*RELEASE_DATA_TABLES, "quarantine")
 
 PAGE_SIZE = 256
 
@@ -104,44 +88,18 @@ class CacheFacts:
     last_sync: dt.datetime | None
 
 
-def database_path(cache_dir: Path) -> Path:
-    return Path(cache_dir) / CACHE_DATABASE_NAME
-
-
 def has_cache(cache_dir: Path | None) -> bool:
     return cache_dir is not None and database_path(Path(cache_dir)).is_file()
 
 
 def _connect_read_only(cache_dir: Path) -> duckdb.DuckDBPyConnection:
-    """Open the cache read-only, through kfexplorer.store.cache when it exists."""
+    """Open the cache read-only, translating the store's errors into the workspace's."""
     try:
-        from kfexplorer.store import cache as store_cache
-    except ImportError:
-        store_cache = None  # type: ignore[assignment]
-    if store_cache is not None and hasattr(store_cache, "connect"):
-        busy = getattr(store_cache, "CacheBusyError", None)
-        missing = getattr(store_cache, "CacheMissingError", None)
-        try:
-            return store_cache.connect(cache_dir, read_only=True)
-        except Exception as exc:
-            if missing is not None and isinstance(exc, missing):
-                raise WorkspaceMissingError(str(exc)) from exc
-            if busy is not None and isinstance(exc, busy):
-                raise WorkspaceBusyError(str(exc)) from exc
-            raise
-    path = database_path(cache_dir)
-    if not path.is_file():
-        raise WorkspaceMissingError(f"no cache database in {cache_dir}")
-    try:
-        return duckdb.connect(
-            str(path),
-            read_only=True,
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-        )
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WorkspaceBusyError(f"the cache {cache_dir} is busy (a sync is writing it)") from exc
-        raise
+        return connect(cache_dir, read_only=True)
+    except CacheMissingError as exc:
+        raise WorkspaceMissingError(str(exc)) from exc
+    except CacheBusyError as exc:
+        raise WorkspaceBusyError(str(exc)) from exc
 
 
 class Workspace:
