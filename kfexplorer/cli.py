@@ -18,7 +18,7 @@ from typing import Any
 
 from kfexplorer import __version__
 from kfexplorer.app_log import setup_logging
-from kfexplorer.config import data_dir, load_settings
+from kfexplorer.config import load_settings
 from kfexplorer.progress import ProgressEvent
 
 log = logging.getLogger("kfexplorer.cli")
@@ -159,10 +159,11 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from kfexplorer.demo.release import generate_release
+    from kfexplorer.services.demo_workspace import demo_folder
     from kfexplorer.store.status import cache_status
     from kfexplorer.sync.engine import sync_release
 
-    base = Path(args.dir) if args.dir else data_dir() / "demo"
+    base = Path(args.dir) if args.dir else demo_folder()
     release = base / "release"
     cache = Path(args.cache) if args.cache else base / "cache"
     if not (release / "release.json").exists():

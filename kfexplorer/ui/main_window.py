@@ -359,11 +359,10 @@ class MainWindow(QMainWindow):
 
     def _show_release(self, snapshot: WorkspaceSnapshot) -> None:
         release = snapshot.release
-        name = release.title or release.release_id or (self.cache_dir.name if self.cache_dir else "release")
-        if release.title and release.release_id and release.release_id not in release.title:
-            name = f"{release.title} {release.release_id}"
+        name = release.release_id or release.title or (self.cache_dir.name if self.cache_dir else "release")
         self.release_button.setText(name)
-        self.release_button.setToolTip(f"Release {release.release_id or '?'} · cache {self.cache_dir}")
+        self.release_button.setToolTip(f"{release.title or 'Release'} · {release.release_id or '?'} · "
+                                       f"cache {self.cache_dir}")
         self.cohort_label.setText("Cohort: " + cohort_size_text(snapshot.counts))
         self.release_status.setText(f"release {release.release_id or '?'}")
         self.cache_status.setText(f"·  cache {format_bytes(snapshot.facts.size_bytes)}")
@@ -449,11 +448,8 @@ class MainWindow(QMainWindow):
 
     def open_demo_release(self) -> None:
         """Generate (once) and sync the demo release as a background job, then open its cache."""
-        try:
-            from kfexplorer.services.demo_workspace import prepare_demo_cache
-        except ImportError as exc:
-            self.error_notice.show_exception(exc, "The demo release is not available")
-            return
+        from kfexplorer.services.demo_workspace import prepare_demo_cache
+
         if self.workspace is not None and self.cache_dir is not None:
             closer = self.release_workspace_for_sync()
         else:

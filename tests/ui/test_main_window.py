@@ -46,7 +46,7 @@ def test_toolbar_counts_and_status_match_the_cache(qtbot: QtBot, ui_cache_dir: P
     assert f"{counts['variants']:,} variants" in text
     assert f"{counts['imaging_series']:,} imaging series" in text
     assert window.release_status.text() == "release 2026-11-01"
-    assert "KF test release" in window.release_button.text()
+    assert window.release_button.text() == "2026-11-01" and "KF test release" in window.release_button.toolTip()
     assert window.query_time_label.text().endswith("ms")
     assert window.participants_panel.model.rowCount() == 256
     assert window.tabs.currentWidget() is window.participants_panel

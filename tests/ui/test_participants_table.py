@@ -143,3 +143,12 @@ def test_ctrl_c_copies_the_selection_as_tsv(qtbot: QtBot, panel: ParticipantsPan
     assert [(r["participant_id"], r["sex"], r["is_proband"]) for r in rows] == [
         (pid, sex, "true" if proband else "false") for pid, sex, proband in expected
     ]
+
+
+def test_years_and_ids_are_not_grouped_but_quantities_are() -> None:
+    from kfexplorer.ui.models.cell_format import format_cell
+
+    assert format_cell("birth_year", 2004) == "2004"
+    assert format_cell("member_count", 12345) == "12,345"
+    assert format_cell("age_at_last_follow_up_days", 5646) == "5,646 d (15.5 y)"
+    assert format_cell("is_proband", None) == "—"

@@ -44,6 +44,10 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+# Integer columns that are labels, not quantities: no thousands separator.
+PLAIN_INTEGER_COLUMNS = frozenset({"birth_year", "series_number", "instance_number"})
+
+
 def format_number(value: int | float) -> str:
     if isinstance(value, int):
         return f"{value:,}"
@@ -66,6 +70,8 @@ def format_cell(column: str, value: Any) -> str:
         yes, no = BOOLEAN_WORDS.get(column, ("Yes", "No"))
         return yes if value else no
     if is_number(value):
+        if column in PLAIN_INTEGER_COLUMNS:
+            return str(value)
         return format_age_days(value) if is_age_in_days(column) else format_number(value)
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
