@@ -244,12 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CommandError, OSError, ValueError]
-    try:
-        from kfexplorer.store.cache import CacheBusyError, CacheMissingError
+    from kfexplorer.store.cache import CacheBusyError, CacheMissingError, UnsafePathError
+    from kfexplorer.sync.engine import SyncError
+    from kfexplorer.sync.source import SourceError
 
-        errors += [CacheBusyError, CacheMissingError]
-    except ImportError:
-        pass
+    errors += [CacheBusyError, CacheMissingError, UnsafePathError, SyncError, SourceError]
     return tuple(errors)
 
 

@@ -128,7 +128,8 @@ def test_sync_then_status_reports_the_true_counts(release: Path, tmp_path: Path)
     }
     assert {k: tables[k] for k in expected} == expected
     assert status["quarantined"] == [] and status["warnings"] == []
-    again = json.loads(kfexplorer("sync", str(release), "--cache", str(cache), "--json").stdout)
+    # the same release named by a file:// URL is the same source: nothing to transfer
+    again = json.loads(kfexplorer("sync", release.as_uri(), "--cache", str(cache), "--json").stdout)
     assert again["transferred"] == {"objects": 0, "bytes": 0} and again["skipped"]["objects"] == sync["planned"]["objects"]
 
 
@@ -159,3 +160,5 @@ def test_errors_are_one_clear_line_with_the_documented_exit_status(release: Path
     bad_sync = kfexplorer("sync", str(no_release), "--cache", str(tmp_path / "c"), check=False)
     assert bad_sync.returncode == 1 and "release.json" in bad_sync.stderr
     assert len(bad_sync.stderr.strip().splitlines()) == 1
+    s3 = kfexplorer("sync", "s3://bucket/prefix", "--cache", str(tmp_path / "c"), check=False)
+    assert s3.returncode == 1 and s3.stderr.startswith("kfexplorer: error: S3 sources")
