@@ -30,6 +30,7 @@ STUDIES: tuple[DemoStudy, ...] = (
 )
 
 FAMILY_TYPES = ("trio", "trio+", "duo", "proband-only")
+RELEASE_YEAR = 2026  # the demo release is dated 2026-11-01
 
 
 @dataclass
@@ -181,14 +182,15 @@ def build_population(n_participants: int, seed: int) -> Population:
                 fam.member_indexes.append(parent.index)
             families.append(fam)
 
-    # Ages and follow-up: enrollment in childhood for probands and siblings, adulthood for parents.
+    # Ages and follow-up, consistent with the birth year: nobody is followed up past the release date.
     for p in participants:
+        lived = max(60, (RELEASE_YEAR - p.birth_year) * 365 + 300)  # days from birth to the release date
         if p.role in ("mother", "father"):
-            p.age_at_enrollment_days = int(rng.integers(20 * 365, 50 * 365))
+            p.age_at_enrollment_days = int(rng.integers(min(18 * 365, lived // 2), lived - 30))
         else:
-            p.age_at_enrollment_days = int(rng.integers(0, 15 * 365))
+            p.age_at_enrollment_days = int(rng.integers(0, max(1, int(lived * 0.8))))
         follow_up = int(rng.exponential(4 * 365)) + 30
-        p.age_at_last_follow_up_days = p.age_at_enrollment_days + follow_up
+        p.age_at_last_follow_up_days = min(lived, p.age_at_enrollment_days + follow_up)
         study = next(s for s in STUDIES if s.study_id == p.study_id)
         death_risk = 0.25 if (study.domain == "cancer" and p.affected and p.is_proband) else 0.01
         if rng.random() < death_risk:

@@ -258,13 +258,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.facets_dock)
         self.participant_dock = QDockWidget("Participant", self)
         self.participant_dock.setObjectName("ParticipantDock")
-        self.participant_panel = ParticipantDetailPanel()
+        self.participant_panel = ParticipantDetailPanel(self.jobs)
+        self.participant_panel.participant_requested.connect(self.show_participant)
         self.participant_dock.setWidget(self.participant_panel)
         self.participant_dock.setFeatures(self.facets_dock.features())
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.participant_dock)
         self.setStyleSheet("QDockWidget::title { padding: 6px 8px; }"
                            "QPushButton#ReleaseButton { font-weight: bold; padding: 4px 8px; }")
-        self.resizeDocks([self.facets_dock, self.participant_dock], [220, 280], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.facets_dock, self.participant_dock], [220, 320], Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -338,6 +339,7 @@ class MainWindow(QMainWindow):
         self._counts_ready = True
         self.centre_stack.setCurrentWidget(self.tabs)
         self.participants_panel.set_workspace(self.workspace)
+        self.participant_panel.set_workspace(self.workspace)
         self.workspace_opened.emit(self.workspace)
         self._maybe_loaded()
 
@@ -353,7 +355,7 @@ class MainWindow(QMainWindow):
         self.release_status.setText("No release")
         self.cache_status.setText(f"·  cache {self.cache_dir}" if self.cache_dir else "")
         self.sync_status.setText("")
-        self.participant_panel.show_participant(None)
+        self.participant_panel.set_workspace(None)
         self._counts_ready = self._page_ready = True
         QTimer.singleShot(0, self._maybe_loaded)
 
@@ -382,6 +384,7 @@ class MainWindow(QMainWindow):
         """Stop querying and hand the worker a closer: it waits for running queries, then closes the connection."""
         workspace, self.workspace = self.workspace, None
         self.participants_panel.set_workspace(None)
+        self.participant_panel.set_workspace(None)
         if self._open_job is not None:
             self.jobs.cancel(self._open_job.job_id)
         pending = self.jobs.runner.active_jobs()
@@ -499,9 +502,18 @@ class MainWindow(QMainWindow):
             return self.sync_dialog.cancel_sync()
         return self.job_status.cancel_current()
 
+    def show_participant(self, participant_id: str) -> None:
+        """Open `participant_id` in the Participant dock (any panel calls this); the detail loads in a worker."""
+        self.participant_panel.load_participant(participant_id)
+        self._reveal_participant_dock()
+
     def _on_participant_selected(self, record: dict[str, Any] | None) -> None:
         self.participant_panel.show_participant(record)
-        if record is not None and not self.participant_dock.isVisible():
+        if record is not None:
+            self._reveal_participant_dock()
+
+    def _reveal_participant_dock(self) -> None:
+        if not self.participant_dock.isVisible():
             self.participant_dock.show()
 
     def _on_job_failed(self, failure: JobFailure) -> None:
@@ -511,6 +523,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel jobs, wait briefly for them, close the workspace."""
         self.participants_panel.set_workspace(None)
+        self.participant_panel.set_workspace(None)
         self.jobs.shutdown(timeout=10.0)
         if self.workspace is not None:
             self.workspace.close()

@@ -218,3 +218,13 @@ def test_big_types_are_split_into_parts(tmp_path: Path, monkeypatch: pytest.Monk
     assert [p.name for p in parts] == ["part-0000.ndjson", "part-0001.ndjson"]
     assert [len(p.read_text().splitlines()) for p in parts] == [25, counts["Patient"] - 25]
     assert [p.name for p in (tmp_path / "fhir" / "ResearchStudy").iterdir()] == ["ResearchStudy.ndjson"]
+
+
+def test_ages_fit_the_birth_year():
+    from kfexplorer.demo.population import RELEASE_YEAR, build_population
+
+    for p in build_population(400, 5).participants:
+        lived = (RELEASE_YEAR - p.birth_year + 1) * 365
+        assert 0 <= p.age_at_enrollment_days <= p.age_at_last_follow_up_days <= lived, p
+        if p.role in ("mother", "father"):
+            assert p.age_at_enrollment_days >= 18 * 365 or lived < 36 * 365
