@@ -7,7 +7,16 @@ Peers, same run, same data:
   indexes DICOM headers, loads the HPO / MONDO closure and commits a catalog.
 - no-op re-sync: a Python walk + stat of the release (the least a change check can do).
 
-    python -m bench.sync [--scale OCCURRENCES] [--repeat K]
+With --s3, the S3 scenarios too (the release uploaded to a moto server this bench starts on 127.0.0.1, in its own
+process so it does not share our interpreter):
+- S3 transfer into an empty cache: kfexplorer's transfer (download + verify; SyncReport.transfer_seconds) vs
+  `aws s3 sync --endpoint-url http://127.0.0.1:PORT` (awscli) into an empty folder, the whole command. Goal ≤ 0.7.
+- S3 end-to-end: kfexplorer's whole sync (list, plan, transfer, ingest, commit) vs the same `aws s3 sync`; reported,
+  no goal (ingest is work aws does not do).
+- S3 no-op re-sync: kfexplorer's whole sync of an up-to-date cache vs `aws s3 sync` of an up-to-date folder.
+  Goal ≤ 0.5.
+
+    python -m bench.sync [--scale OCCURRENCES] [--repeat K] [--s3] [--s3-only] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -15,15 +24,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from bench.harness import Scenario, bench_data_dir, compare, report
+from bench.harness import Scenario, bench_data_dir, compare, report, timed
 from kfexplorer.demo.release import generate_release
 from kfexplorer.sync.engine import sync_release
+from kfexplorer.sync.transfer import DEFAULT_CONCURRENCY
 
 
 def demo_release(scale: int) -> Path:
@@ -73,23 +88,139 @@ def walk_and_stat(release: Path) -> int:
     return n
 
 
+BENCH_ENV = {"AWS_ACCESS_KEY_ID": "bench-not-a-real-key", "AWS_SECRET_ACCESS_KEY": "bench-not-a-real-secret",
+             "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
+             "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
+BUCKET = "kfexplorer-bench"
+PREFIX = "release/"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server, endpoint
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the moto server did not start")
+
+
+def upload_release(release: Path, endpoint: str) -> int:
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("s3", endpoint_url=endpoint, config=Config(max_pool_connections=32))
+    client.create_bucket(Bucket=BUCKET)
+    files = [p for p in release.rglob("*") if p.is_file()]
+
+    def put(path: Path) -> None:
+        client.upload_file(str(path), BUCKET, PREFIX + path.relative_to(release).as_posix())
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, files))
+    return len(files)
+
+
+def aws_sync(endpoint: str, folder: Path) -> int:
+    """`aws s3 sync` of the release into `folder`; returns the number of files the folder holds after."""
+    aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    if aws is None:
+        raise SystemExit("awscli is not installed: pip install awscli (it is in the dev extra)")
+    subprocess.run([aws, "s3", "sync", f"s3://{BUCKET}/{PREFIX}", str(folder), "--endpoint-url", endpoint,
+                    "--only-show-errors", "--no-progress"], check=True, env={**os.environ, **BENCH_ENV})
+    return sum(len(files) for _d, _s, files in os.walk(folder))
+
+
+def s3_scenarios(release: Path, work: Path, repeat: int, concurrency: int) -> tuple[list[Scenario], dict[str, Any]]:
+    os.environ.update(BENCH_ENV)
+    server, endpoint = start_moto()
+    try:
+        started = time.perf_counter()
+        objects = upload_release(release, endpoint)
+        print(f"uploaded {objects} objects to {endpoint} in {time.perf_counter() - started:.1f} s")
+        transfer = Scenario("S3 transfer into an empty cache", "aws s3 sync", "<= 0.7")
+        end_to_end = Scenario("S3 sync end-to-end (transfer + ingest)", "aws s3 sync", "<= inf")  # reported only
+        noop = Scenario("S3 no-op re-sync", "aws s3 sync (no-op)", "<= 0.5")
+        source = f"s3://{BUCKET}/{PREFIX}"
+        synced_cache = work / "s3-cache"
+        synced_folder = work / "s3-folder"
+
+        def ours_full() -> tuple[float, float, int]:
+            cache = Path(tempfile.mkdtemp(dir=work))
+            sync = sync_release(source, cache, endpoint_url=endpoint, concurrency=concurrency)
+            shutil.rmtree(cache)
+            return sync.transfer_seconds * 1000, sync.seconds * 1000, sync.transferred.objects
+
+        def peer_full() -> tuple[float, int]:
+            folder = Path(tempfile.mkdtemp(dir=work))
+            ms, count = timed(lambda: aws_sync(endpoint, folder))
+            shutil.rmtree(folder)
+            return ms, count
+
+        # warm-up, and both must bring every object
+        _t, _e, ours_count = ours_full()
+        _p, peer_count = peer_full()
+        if ours_count != peer_count or ours_count != objects:
+            raise AssertionError(f"S3 transfer: ours {ours_count} objects, aws {peer_count}, uploaded {objects}")
+        for _ in range(repeat):
+            transfer_ms, total_ms, _n = ours_full()
+            peer_ms, _c = peer_full()
+            transfer.ours_ms.append(transfer_ms)
+            transfer.peer_ms.append(peer_ms)
+            end_to_end.ours_ms.append(total_ms)
+            end_to_end.peer_ms.append(peer_ms)
+        sync_release(source, synced_cache, endpoint_url=endpoint, concurrency=concurrency)
+        aws_sync(endpoint, synced_folder)
+        compare(noop,
+                lambda: sync_release(source, synced_cache, endpoint_url=endpoint,
+                                     concurrency=concurrency).transferred.objects,
+                lambda: aws_sync(endpoint, synced_folder) * 0, repeat)
+        return [transfer, end_to_end, noop], {"s3_objects": objects, "s3_bytes": sum(
+            p.stat().st_size for p in release.rglob("*") if p.is_file())}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=5_000_000, help="occurrences in the demo release")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--s3", action="store_true", help="also the S3 scenarios (moto server + awscli)")
+    parser.add_argument("--s3-only", action="store_true", help="only the S3 scenarios")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="kfexplorer's downloads")
     args = parser.parse_args()
     release = demo_release(args.scale)
     work = Path(tempfile.mkdtemp(prefix="kfbench-sync-"))
     try:
-        full = compare(Scenario("full sync into an empty cache", "DuckDB SQL + copy", "<= 3.0"),
-                       lambda: ours_full(release, work), lambda: peer_full(release, work), args.repeat)
-        cache = work / "cache"
-        sync_release(str(release), cache)
-        files = walk_and_stat(release)
-        noop = compare(Scenario("no-op re-sync", "walk + stat", "<= 10.0"),
-                       lambda: sync_release(str(release), cache).to_json()["transferred"]["objects"],
-                       lambda: walk_and_stat(release) * 0, args.repeat)
-        report("sync", args.scale, [full, noop], {"objects": files})
+        scenarios: list[Scenario] = []
+        extra: dict[str, Any] = {"objects": walk_and_stat(release)}
+        if not args.s3_only:
+            full = compare(Scenario("full sync into an empty cache", "DuckDB SQL + copy", "<= 3.0"),
+                           lambda: ours_full(release, work), lambda: peer_full(release, work), args.repeat)
+            cache = work / "cache"
+            sync_release(str(release), cache)
+            noop = compare(Scenario("no-op re-sync", "walk + stat", "<= 10.0"),
+                           lambda: sync_release(str(release), cache).to_json()["transferred"]["objects"],
+                           lambda: walk_and_stat(release) * 0, args.repeat)
+            scenarios += [full, noop]
+        if args.s3 or args.s3_only:
+            s3, s3_extra = s3_scenarios(release, work, args.repeat, args.concurrency)
+            scenarios += s3
+            extra.update(s3_extra)
+        report("sync", args.scale, scenarios, extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -95,25 +95,59 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from kfexplorer.sync.engine import sync_release
+    from kfexplorer.sync.plan import SyncSelection
 
     cache = Path(args.cache) if args.cache else _default_cache()
     concurrency = args.concurrency or load_settings().download_concurrency
-    report = sync_release(args.source, cache, progress=_StderrProgress(not args.json), dry_run=args.dry_run,
-                          concurrency=concurrency)
+    try:
+        selection = SyncSelection.parse(studies=args.studies, chromosomes=args.chromosomes, include=args.include)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    printer = _StderrProgress(not args.json)
+    download_started: list[float] = []
+
+    def progress(event: ProgressEvent) -> None:
+        """Bytes, rate and ETA for the download phase; other phases as they come."""
+        if event.phase == "download" and event.total:
+            if not download_started:
+                download_started.append(time.monotonic())
+            elapsed = max(1e-6, time.monotonic() - download_started[0])
+            rate = event.done / elapsed
+            eta = (event.total - event.done) / rate if rate > 0 else 0.0
+            event = ProgressEvent(event.phase, event.done, event.total,
+                                  f"{event.done / 1e6:,.1f} of {event.total / 1e6:,.1f} MB, {rate / 1e6:,.1f} MB/s, "
+                                  f"ETA {eta:,.0f} s")
+        printer(event)
+
+    report = sync_release(args.source, cache, progress=progress, dry_run=args.dry_run, concurrency=concurrency,
+                          selection=selection, profile=args.profile, region=args.region,
+                          endpoint_url=args.endpoint_url)
     payload = report.to_json()
+    details = report.details_json()
     if args.json:
         _print_json(payload)
     else:
         planned, transferred = payload["planned"], payload["transferred"]
         print(f"{'planned' if args.dry_run else 'synced'} {payload.get('release_id', '')} into {cache}: "
               f"{planned['objects']:,} objects planned ({planned['bytes']:,} bytes), "
-              f"{transferred['objects']:,} transferred, {payload['skipped']['objects']:,} unchanged, "
-              f"{payload['deleted']['objects']:,} deleted, {len(payload['quarantined'])} quarantined "
-              f"in {payload['seconds']:.1f} s")
+              f"{transferred['objects']:,} transferred, {details['resumed']['objects']:,} resumed, "
+              f"{payload['skipped']['objects']:,} unchanged, {payload['deleted']['objects']:,} deleted, "
+              f"{details['excluded']['objects']:,} not selected, {len(payload['quarantined'])} quarantined "
+              f"in {payload['seconds']:.1f} s (transfer {payload['transfer_seconds']:.1f} s, "
+              f"ingest {payload['ingest_seconds']:.1f} s)")
+        if args.dry_run:
+            for kind, tally in details["planned_by_kind"].items():
+                print(f"  {kind:<14}{tally['objects']:>10,} objects {tally['bytes']:>18,} bytes")
         for item in payload["quarantined"]:
             print(f"  quarantined {item['path']}: {item['reason']}")
         for warning in payload.get("warnings", []):
             print(f"  warning: {warning}")
+    failed = details["failed"]
+    if failed:
+        names = ", ".join(item["path"] for item in failed[:3]) + (", …" if len(failed) > 3 else "")
+        print(f"kfexplorer: error: {len(failed)} object{'s' if len(failed) != 1 else ''} did not land ({names}: "
+              f"{failed[0]['reason']}); everything else was synced, run sync again", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -211,11 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true")
     gen.set_defaults(func=cmd_generate)
 
-    syn = sub.add_parser("sync", help="sync a release (folder or file:// URL) into a cache")
+    syn = sub.add_parser("sync", help="sync a release (folder, file:// or s3://bucket/prefix) into a cache")
     syn.add_argument("source")
     syn.add_argument("--cache")
-    syn.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    syn.add_argument("--dry-run", action="store_true", help="print the plan with sizes, change nothing")
     syn.add_argument("--concurrency", type=_positive_int, help="parallel downloads (default: the settings' value, 8)")
+    syn.add_argument("--profile", help="AWS profile (shared config / credentials files, SSO)")
+    syn.add_argument("--region", help="AWS region of the bucket")
+    syn.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000")
+    syn.add_argument("--studies", help="comma-separated study ids, e.g. SD_A,SD_B (occurrences and imaging)")
+    syn.add_argument("--chromosomes", help="comma-separated chromosomes, e.g. 1,2,X (variant tables)")
+    syn.add_argument("--include", help="comma-separated parts: variants,fhir,imaging,notes (default: all)")
     syn.add_argument("--json", action="store_true")
     syn.set_defaults(func=cmd_sync)
 

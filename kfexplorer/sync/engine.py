@@ -27,6 +27,19 @@ transaction; the engine then rolls back, quarantines that object and runs the tr
 Cancellation is checked between objects; a cancelled sync raises `kfexplorer.progress.Cancelled` after rolling
 back, leaving the previous state.
 
+Resume. A verified download is kept in DIR/partial/ under a name derived from its key, etag and size
+(kfexplorer.sync.transfer.verified_name) until the commit; a sync killed before the commit leaves them there and
+the next run reuses them (reported as `resumed`) instead of downloading them again. Anything else in DIR/partial/
+(half-written files, verified files of objects no longer planned) is removed once the plan is made.
+
+Partial failure. An object that cannot be fetched after the source's retries (ObjectFetchError) is left out of the
+transaction: its previous rows and catalog entry stay, the report names it in `failed`, and the next sync plans it
+again. Everything else lands.
+
+Selection and free space. A SyncSelection prunes the plan (kfexplorer.sync.plan). Before downloading, the free space
+of the cache's file system must hold the planned bytes not yet downloaded, times INGEST_SPACE_FACTOR for objects
+that are loaded into the database (files kept as files need their size once); otherwise InsufficientSpaceError.
+
 Test hook: the environment variable KFEXPLORER_TEST_CRASH_AT=download|ingest|commit makes the process SIGKILL
 itself after the fetch, after the objects were ingested (inside the transaction), or right after the COMMIT.
 """
@@ -39,6 +52,7 @@ import shutil
 import signal
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,9 +83,19 @@ from kfexplorer.store.catalog import (
 )
 from kfexplorer.store.records import QuarantineItem
 from kfexplorer.store.schema import create_schema, existing_tables, schema_is_current, tables_with_source_id
-from kfexplorer.sync.plan import FILE_KINDS, RELEASE_JSON_KEY, PlannedObject, SyncPlan, make_plan
-from kfexplorer.sync.source import ObjectInfo, Source, SourceError, open_source
-from kfexplorer.sync.transfer import DEFAULT_CONCURRENCY, FetchResult, fetch_objects
+from kfexplorer.sync.plan import FILE_KINDS, RELEASE_JSON_KEY, PlannedObject, SyncPlan, SyncSelection, make_plan
+from kfexplorer.sync.source import (
+    AccessDeniedError,
+    CredentialsError,
+    MissingBucketError,
+    MissingObjectError,
+    ObjectFetchError,
+    ObjectInfo,
+    Source,
+    SourceError,
+    open_source,
+)
+from kfexplorer.sync.transfer import DEFAULT_CONCURRENCY, FetchResult, fetch_objects, verified_name
 from kfexplorer.variants.ingest import ingest_parquet_object
 
 CRASH_HOOK_ENV = "KFEXPLORER_TEST_CRASH_AT"
@@ -82,6 +106,10 @@ INGEST_ORDER = {"release": 0, "ontology": 1, "occurrences": 2, "variants": 3, "c
 ONTOLOGY_NAMES = {"ontologies/hp.obo": "hpo", "ontologies/mondo.obo": "mondo"}
 IMAGING_BATCH = 500
 AGREEMENT_FIELDS = ("study_id", "family_id", "is_proband", "affected_status")
+# free space wanted per planned byte: a loaded object is staged, then written to DuckDB (and its WAL)
+INGEST_SPACE_FACTOR = 3.0
+FILE_SPACE_FACTOR = 1.05
+SPACE_MARGIN_BYTES = 64 * 1024 * 1024
 
 
 class SyncError(Exception):
@@ -90,6 +118,30 @@ class SyncError(Exception):
 
 class ReleaseMismatchError(SyncError):
     """The cache holds another release than the one being synced."""
+
+
+class ReleaseNotFoundError(SyncError, SourceError):
+    """The location has no release.json (a wrong prefix or folder)."""
+
+
+class InsufficientSpaceError(SyncError):
+    """The cache's file system has too little free space for the planned download and ingest."""
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the file system holding `path` (the nearest existing folder)."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def _size_text(count: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"
 
 
 @dataclass
@@ -114,7 +166,11 @@ class SyncReport:
     transferred: ObjectTally = field(default_factory=ObjectTally)
     skipped: ObjectTally = field(default_factory=ObjectTally)
     deleted: ObjectTally = field(default_factory=ObjectTally)
+    resumed: ObjectTally = field(default_factory=ObjectTally)
+    excluded: ObjectTally = field(default_factory=ObjectTally)
+    planned_by_kind: dict[str, ObjectTally] = field(default_factory=dict)
     quarantined: list[QuarantineItem] = field(default_factory=list)
+    failed: list[QuarantineItem] = field(default_factory=list)
     seconds: float = 0.0
     transfer_seconds: float = 0.0
     ingest_seconds: float = 0.0
@@ -132,6 +188,15 @@ class SyncReport:
             "ingest_seconds": round(self.ingest_seconds, 3),
             "warnings": list(self.warnings),
             "release_id": self.release_id,
+        }
+
+    def details_json(self) -> dict[str, Any]:
+        """What to_json (CACHE.md's shape) leaves out: resumed and excluded objects, the plan by kind, failures."""
+        return {
+            "resumed": self.resumed.to_json(),
+            "excluded": self.excluded.to_json(),
+            "planned_by_kind": {kind: tally.to_json() for kind, tally in sorted(self.planned_by_kind.items())},
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
         }
 
 
@@ -158,8 +223,14 @@ def read_release_json(source: Source) -> dict[str, Any]:
     """Parse and check the release's release.json (release_id and schema_version are required)."""
     try:
         raw = source.read_bytes(RELEASE_JSON_KEY)
+    except MissingObjectError as error:
+        raise ReleaseNotFoundError(f"{source.uri} is not a release: it has no release.json (wrong prefix?)") \
+            from error
+    except (CredentialsError, AccessDeniedError, MissingBucketError, ObjectFetchError):
+        raise
     except (SourceError, OSError) as error:
-        raise SyncError(f"{source.uri} is not a release: release.json is missing or unreadable ({error})") from error
+        raise ReleaseNotFoundError(f"{source.uri} is not a release: release.json is missing or unreadable ({error})") \
+            from error
     try:
         release = json.loads(raw)
     except ValueError as error:
@@ -180,6 +251,22 @@ def _check_release_id(cached: dict[str, Any] | None, release: dict[str, Any], ca
             f"the cache {cache_dir} holds release {cached.get('release_id')}, not {release['release_id']}; "
             "sync this release into a new cache folder (--cache)"
         )
+
+
+class _EitherToken(CancelToken):
+    """Cancelled when the caller's token or the engine's own is."""
+
+    def __init__(self, *tokens: CancelToken | None) -> None:
+        super().__init__()
+        self._tokens = [t for t in tokens if t is not None]
+
+    @property
+    def cancelled(self) -> bool:
+        return any(t.cancelled for t in self._tokens)
+
+    def raise_if_cancelled(self) -> None:
+        for token in self._tokens:
+            token.raise_if_cancelled()
 
 
 def _list_source(source: Source, progress: ProgressCallback | None, cancel: CancelToken | None) -> list[ObjectInfo]:
@@ -218,11 +305,14 @@ def apply_pending_file_moves(con: duckdb.DuckDBPyConnection, cache_dir: Path) ->
     con.execute("DELETE FROM pending_file_moves")
 
 
-def _empty_partial_dir(cache_dir: Path) -> None:
+def _empty_partial_dir(cache_dir: Path, keep: frozenset[str] = frozenset()) -> None:
+    """Remove everything in DIR/partial/ but the names in `keep` (verified downloads still planned)."""
     folder = partial_dir(cache_dir)
     if not folder.is_dir():
         return
     for entry in folder.iterdir():
+        if entry.name in keep and entry.is_file() and not entry.is_symlink():
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
@@ -484,41 +574,69 @@ def sync_release(
     cancel: CancelToken | None = None,
     dry_run: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
+    selection: SyncSelection | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    check_space: bool = True,
 ) -> SyncReport:
     """Bring the cache at `cache_dir` up to date with the release at `source` (see the module docstring).
 
-    Raises SyncError (no release.json, another release in the cache), SourceError, CacheBusyError, or Cancelled.
-    `dry_run` plans only: nothing is fetched or written.
+    `source` is a Source or a location for `open_source` (a folder, file:// or s3://bucket/prefix, with `profile`,
+    `region` and `endpoint_url`). Raises SyncError (no release.json, another release in the cache, too little free
+    space), SourceError, CacheBusyError, or Cancelled. `dry_run` plans only: nothing is fetched or written. Objects
+    that failed to download are named in the report's `failed` (the rest landed).
     """
     started = time.perf_counter()
     cache_dir = Path(cache_dir)
-    src = open_source(source) if isinstance(source, str) else source
+    if isinstance(source, str):
+        src = open_source(source, profile=profile, region=region, endpoint_url=endpoint_url)
+    else:
+        src = source
     release = read_release_json(src)
     report = SyncReport(release_id=str(release["release_id"]))
     if dry_run:
-        return _dry_run(src, cache_dir, release, report, progress, cancel, started)
-    ensure_cache_layout(cache_dir)
-    con = connect(cache_dir, read_only=False)
+        return _dry_run(src, cache_dir, release, report, progress, cancel, started, selection)
+    # the listing (network-bound, the longest step of a no-op sync) runs while the database is opened and read
+    stop_listing = CancelToken()
+    lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kfexplorer-list")
+    listing_future = lister.submit(_list_source, src, progress, _EitherToken(cancel, stop_listing))
+    lister.shutdown(wait=False)
+    try:
+        ensure_cache_layout(cache_dir)
+        con = connect(cache_dir, read_only=False)
+    except BaseException:
+        stop_listing.cancel()
+        raise
     try:
         _check_release_id(read_release_meta(con), release, cache_dir)
         apply_pending_file_moves(con, cache_dir)
-        _empty_partial_dir(cache_dir)
         catalog = read_catalog(con)
         first_sync = read_release_meta(con) is None
-        listing = _list_source(src, progress, cancel)
-        plan = make_plan(listing, catalog, release, cache_dir)
+        listing = listing_future.result()
+        plan = make_plan(listing, catalog, release, cache_dir, selection)
         _tally_plan(report, plan)
+        keep = frozenset(verified_name(planned) for planned in plan.fetch)
+        _empty_partial_dir(cache_dir, keep)
         if not plan.has_work and not first_sync and schema_is_current(con):
             report.warnings = read_warnings(con)
             report.seconds = time.perf_counter() - started
             return report
+        if check_space:
+            _check_free_space(cache_dir, plan, keep)
         transfer_started = time.perf_counter()
         fetched = fetch_objects(src, plan.fetch, partial_dir(cache_dir), concurrency=concurrency,
                                 progress=progress, cancel=cancel)
         report.transfer_seconds = time.perf_counter() - transfer_started
         for result in fetched:
-            if result.staged_path is not None:
+            if result.resumed:
+                report.resumed.add(result.planned.info.size)
+            elif result.staged_path is not None:
                 report.transferred.add(result.planned.info.size)
+        report.failed = [QuarantineItem(r.planned.info.key, r.failed) for r in fetched if r.failed is not None]
+        if report.failed:
+            plan, fetched = _without_failed(plan, fetched)
+            report.warnings.extend(f"did not land: {f.path} ({f.reason})" for f in report.failed)
         if fetched:
             _crash_point("download")
         ingest_started = time.perf_counter()
@@ -529,8 +647,9 @@ def sync_release(
         report.ingest_seconds = time.perf_counter() - ingest_started
         report.quarantined = [r.problem for r in fetched if r.problem is not None]
         report.quarantined += [q for q in outcome.quarantined if q not in report.quarantined]
-        report.warnings = outcome.warnings
+        report.warnings = [*report.warnings, *outcome.warnings]
     except BaseException:
+        stop_listing.cancel()
         _empty_partial_dir(cache_dir)
         raise
     finally:
@@ -539,9 +658,40 @@ def sync_release(
     return report
 
 
+def _without_failed(plan: SyncPlan, fetched: list[FetchResult]) -> tuple[SyncPlan, list[FetchResult]]:
+    """The plan and results without the objects that did not land: their previous state stays as it is."""
+    failed = {r.planned.info.key for r in fetched if r.failed is not None}
+    pruned = SyncPlan(fetch=[p for p in plan.fetch if p.info.key not in failed], rejected=plan.rejected,
+                      unchanged=plan.unchanged, delete=plan.delete, ignored=plan.ignored, excluded=plan.excluded)
+    return pruned, [r for r in fetched if r.failed is None]
+
+
+def _check_free_space(cache_dir: Path, plan: SyncPlan, already_downloaded: frozenset[str]) -> None:
+    folder = partial_dir(cache_dir)
+    wanted = float(SPACE_MARGIN_BYTES)
+    for planned in plan.fetch:
+        loaded = planned.kind not in FILE_KINDS
+        on_disk = (folder / verified_name(planned)).is_file() and verified_name(planned) in already_downloaded
+        size = planned.info.size
+        if on_disk:
+            wanted += size * (INGEST_SPACE_FACTOR - 1) if loaded else 0
+        else:
+            wanted += size * (INGEST_SPACE_FACTOR if loaded else FILE_SPACE_FACTOR)
+    available = free_bytes(cache_dir)
+    if available < wanted:
+        raise InsufficientSpaceError(
+            f"not enough free space for the cache {cache_dir}: this sync needs about {_size_text(wanted)} "
+            f"({_size_text(plan.fetch_bytes)} to download, then to load), {_size_text(available)} free; free some "
+            "space, choose another --cache, or sync less (--studies, --chromosomes, --include)"
+        )
+
+
 def _tally_plan(report: SyncReport, plan: SyncPlan) -> None:
     for planned in plan.fetch:
         report.planned.add(planned.info.size)
+        report.planned_by_kind.setdefault(planned.kind, ObjectTally()).add(planned.info.size)
+    for info in plan.excluded:
+        report.excluded.add(info.size)
     for entry in plan.unchanged:
         report.skipped.add(entry.size)
     for entry in plan.delete:
@@ -590,6 +740,7 @@ def _dry_run(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     started: float,
+    selection: SyncSelection | None,
 ) -> SyncReport:
     catalog: dict[str, CatalogEntry] = {}
     if database_path(cache_dir).is_file():
@@ -599,7 +750,7 @@ def _dry_run(
             catalog = read_catalog(con)
         finally:
             con.close()
-    plan = make_plan(_list_source(src, progress, cancel), catalog, release, cache_dir)
+    plan = make_plan(_list_source(src, progress, cancel), catalog, release, cache_dir, selection)
     _tally_plan(report, plan)
     report.seconds = time.perf_counter() - started
     return report

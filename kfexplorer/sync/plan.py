@@ -4,6 +4,12 @@ An object is unchanged when the catalog has its key with the same size and etag 
 sha256 for it, the same sha256. A cached object kept as a file (DICOM, note, ontology) whose file is missing or of
 the wrong size is fetched again (repair). Keys that are not safe relative paths are rejected (quarantined without
 being fetched). Objects of no known kind (a README, hidden files) are ignored.
+
+A SyncSelection (studies, chromosomes, parts of the release) prunes the plan: a listed object it does not select is
+`excluded` (neither fetched nor deleted), and a catalogued object it does not select is left as it is, so a partial
+sync never removes what an earlier, wider one brought. release.json and the ontologies are always selected; FHIR
+and notes are release-wide (not split by study); chromosomes split the three variant tables, studies the
+occurrences and imaging.
 """
 
 from __future__ import annotations
@@ -55,6 +61,88 @@ def expected_files(release: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(k): v for k, v in files.items() if isinstance(v, dict)}
 
 
+INCLUDE_KINDS: dict[str, frozenset[str]] = {
+    "variants": frozenset({"occurrences", "variants", "consequences"}),
+    "fhir": frozenset({"fhir"}),
+    "imaging": frozenset({"imaging"}),
+    "notes": frozenset({"notes"}),
+}
+ALWAYS_SELECTED_KINDS = frozenset({"release", "ontology", REJECTED_KIND})
+
+
+def normalize_chromosome(name: str) -> str:
+    """'chr1' → '1', 'x' → 'X', 'MT' → 'M'."""
+    text = name.strip()
+    if text.lower().startswith("chr"):
+        text = text[3:]
+    text = text.upper()
+    return "M" if text == "MT" else text
+
+
+def _partition_value(key: str, name: str) -> str | None:
+    marker = f"{name}="
+    for part in key.split("/"):
+        if part.startswith(marker):
+            return part[len(marker):]
+    return None
+
+
+@dataclass(frozen=True)
+class SyncSelection:
+    """Which part of a release to sync; None for a field means all of it."""
+
+    studies: frozenset[str] | None = None
+    chromosomes: frozenset[str] | None = None
+    include: frozenset[str] | None = None  # names of INCLUDE_KINDS
+
+    @classmethod
+    def parse(cls, studies: str | None = None, chromosomes: str | None = None,
+              include: str | None = None) -> SyncSelection:
+        """From comma-separated option values (raises ValueError naming an unknown --include part)."""
+
+        def items(text: str | None) -> list[str] | None:
+            if text is None:
+                return None
+            values = [v.strip() for v in text.split(",") if v.strip()]
+            return values or None
+
+        study_list, chromosome_list, include_list = items(studies), items(chromosomes), items(include)
+        if include_list is not None:
+            unknown = sorted(set(v.lower() for v in include_list) - set(INCLUDE_KINDS))
+            if unknown:
+                raise ValueError(f"unknown --include part {', '.join(unknown)}: choose from "
+                                 f"{', '.join(INCLUDE_KINDS)}")
+        return cls(
+            studies=frozenset(study_list) if study_list else None,
+            chromosomes=frozenset(normalize_chromosome(c) for c in chromosome_list) if chromosome_list else None,
+            include=frozenset(v.lower() for v in include_list) if include_list else None,
+        )
+
+    @property
+    def everything(self) -> bool:
+        return self.studies is None and self.chromosomes is None and self.include is None
+
+    def selects(self, key: str, kind: str) -> bool:
+        if kind in ALWAYS_SELECTED_KINDS:
+            return True
+        if self.include is not None and not any(kind in INCLUDE_KINDS[name] for name in self.include):
+            return False
+        if self.chromosomes is not None and kind in INCLUDE_KINDS["variants"]:
+            chromosome = _partition_value(key, "chromosome")
+            if chromosome is not None and normalize_chromosome(chromosome) not in self.chromosomes:
+                return False
+        if self.studies is not None:
+            study: str | None = None
+            if kind == "occurrences":
+                study = _partition_value(key, "study_id")
+            elif kind == "imaging":
+                parts = key.split("/")
+                study = parts[1] if len(parts) > 2 else None
+            if study is not None and study not in self.studies:
+                return False
+        return True
+
+
 @dataclass(frozen=True)
 class PlannedObject:
     """A listed object to fetch (or reject): why, and what it must verify against."""
@@ -74,6 +162,7 @@ class SyncPlan:
     unchanged: list[CatalogEntry] = field(default_factory=list)
     delete: list[CatalogEntry] = field(default_factory=list)
     ignored: list[ObjectInfo] = field(default_factory=list)
+    excluded: list[ObjectInfo] = field(default_factory=list)
 
     @property
     def has_work(self) -> bool:
@@ -100,9 +189,14 @@ def _cached_file_ok(cache_dir: Path, entry: CatalogEntry) -> bool:
 
 
 def make_plan(
-    listing: Iterable[ObjectInfo], catalog: dict[str, CatalogEntry], release: dict[str, Any], cache_dir: Path
+    listing: Iterable[ObjectInfo],
+    catalog: dict[str, CatalogEntry],
+    release: dict[str, Any],
+    cache_dir: Path,
+    selection: SyncSelection | None = None,
 ) -> SyncPlan:
     """Diff the listed objects against the catalog (see the module docstring)."""
+    selection = selection or SyncSelection()
     plan = SyncPlan()
     files = expected_files(release)
     seen: set[str] = set()
@@ -123,6 +217,9 @@ def make_plan(
         if kind is None:
             plan.ignored.append(info)
             continue
+        if not selection.selects(info.key, kind):
+            plan.excluded.append(info)
+            continue
         listed = files.get(info.key, {})
         sha = listed.get("sha256")
         expected_sha = sha.lower() if isinstance(sha, str) and kind != "release" else None
@@ -140,5 +237,6 @@ def make_plan(
             plan.unchanged.append(existing)
             continue
         plan.fetch.append(PlannedObject(info, kind, existing, expected_sha, expected_size, reason))
-    plan.delete = [entry for key, entry in catalog.items() if key not in seen]
+    plan.delete = [entry for key, entry in catalog.items()
+                   if key not in seen and selection.selects(entry.key, entry.kind)]
     return plan

@@ -21,6 +21,26 @@ class SourceError(Exception):
     """A release source that cannot be opened or read, worded for the user in one line."""
 
 
+class CredentialsError(SourceError):
+    """No usable credentials: none found, an unknown key, a bad signature, an expired token or SSO session."""
+
+
+class AccessDeniedError(SourceError):
+    """The credentials work but may not read this bucket or prefix."""
+
+
+class MissingBucketError(SourceError):
+    """The bucket does not exist."""
+
+
+class ObjectFetchError(SourceError):
+    """One object could not be fetched (gone, changed or failing after retries); the others may still land."""
+
+
+class MissingObjectError(ObjectFetchError):
+    """The object is not (or no longer) in the release."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     """One object of a release: its release-relative POSIX key, size in bytes and an etag that changes with it."""
@@ -32,7 +52,7 @@ class ObjectInfo:
 
 @runtime_checkable
 class Source(Protocol):
-    """A release root: a local folder now, S3 later."""
+    """A release root: a local folder or an S3 prefix."""
 
     @property
     def uri(self) -> str: ...
@@ -50,13 +70,20 @@ class Source(Protocol):
         ...
 
 
-def open_source(uri: str) -> Source:
-    """A Source for a plain path or a file:// URI; s3:// is not supported yet."""
+def open_source(
+    uri: str, *, profile: str | None = None, region: str | None = None, endpoint_url: str | None = None
+) -> Source:
+    """A Source for a plain path, a file:// URI or s3://bucket/prefix (credentials the AWS way: environment, shared
+    config and credentials files, SSO; `profile`, `region` and `endpoint_url` as the AWS CLI's options)."""
     from kfexplorer.sync.local_source import LocalSource
 
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
-        raise SourceError(f"S3 sources ({uri}) are not yet supported by this build; sync from a local folder")
+        from kfexplorer.sync.s3_source import S3Source
+
+        return S3Source.from_uri(uri, profile=profile, region=region, endpoint_url=endpoint_url)
+    if profile is not None or endpoint_url is not None:
+        raise SourceError(f"--profile and --endpoint-url apply to s3:// sources only, not {uri}")
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise SourceError(f"file URI with a remote host is not supported: {uri}")

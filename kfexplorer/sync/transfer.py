@@ -1,15 +1,19 @@
 """Fetch planned objects in parallel to temporary names under DIR/partial/ and verify them.
 
-Each object is written to DIR/partial/<random>-<file name>, then its size is checked against the listing (and against
-release.json "files" size) and, when release.json lists a sha256, its SHA-256. A verified object stays in
-DIR/partial/ until the ingest transaction commits; a mismatch is returned as a QuarantineItem and its temporary
-file removed. An error reading the source aborts the transfer (nothing in the cache changes). Cancellation is
-checked before each object starts and while the results come in.
+Each object is written to DIR/partial/tmp-<random>-<file name>, then its size is checked against the listing (and
+against release.json "files" size) and, when release.json lists a sha256, its SHA-256. A verified object is renamed
+(atomically) to DIR/partial/<verified_name>: a digest of its key, etag, size and expected sha256, then its file
+name. It stays there until the ingest transaction commits, so a sync killed before then finds it on the next run
+and does not download it again (`resumed`). A mismatch is returned as a QuarantineItem and its temporary file
+removed. An ObjectFetchError (one object failing after the source's retries) is returned as `failed`, so the other
+objects still land; any other error reading the source aborts the transfer (nothing in the cache changes).
+Cancellation is checked before each object starts and while the results come in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -20,7 +24,7 @@ from pathlib import Path
 from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
 from kfexplorer.store.records import QuarantineItem
 from kfexplorer.sync.plan import PlannedObject
-from kfexplorer.sync.source import Source
+from kfexplorer.sync.source import ObjectFetchError, Source
 
 DEFAULT_CONCURRENCY = 8
 HASH_CHUNK_BYTES = 4 * 1024 * 1024
@@ -34,6 +38,15 @@ class FetchResult:
     staged_path: Path | None
     sha256: str | None
     problem: QuarantineItem | None
+    failed: str | None = None  # why the object did not land (it is left out of this sync and planned again)
+    resumed: bool = False  # found verified in DIR/partial/ from an earlier, interrupted sync
+
+
+def verified_name(planned: PlannedObject) -> str:
+    """The name a verified download of `planned` has in DIR/partial/: stable across runs for the same object."""
+    info = planned.info
+    identity = f"{info.key}\0{info.etag}\0{info.size}\0{planned.expected_sha256 or ''}".encode()
+    return f"{hashlib.sha256(identity).hexdigest()[:32]}-{info.key.rsplit('/', 1)[-1]}"
 
 
 def file_sha256(path: Path) -> str:
@@ -66,10 +79,18 @@ def _fetch_one(
     if cancel is not None:
         cancel.raise_if_cancelled()
     key = planned.info.key
+    final = partial_dir / verified_name(planned)
+    if final.is_file() and not final.is_symlink() and final.stat().st_size == planned.info.size:
+        counter.add(planned.info.size)
+        return FetchResult(planned, final, planned.expected_sha256, None, resumed=True)
     # keep the object's file name: ingesters read the format from it (…ndjson, …json, …dcm)
-    dest = partial_dir / f"{uuid.uuid4().hex}-{key.rsplit('/', 1)[-1]}"
+    dest = partial_dir / f"tmp-{uuid.uuid4().hex}-{key.rsplit('/', 1)[-1]}"
     try:
-        source.fetch(key, dest, counter.add)
+        try:
+            source.fetch(key, dest, counter.add)
+        except ObjectFetchError as error:
+            dest.unlink(missing_ok=True)
+            return FetchResult(planned, None, None, None, failed=str(error))
         size = dest.stat().st_size
         problem: str | None = None
         sha: str | None = None
@@ -87,7 +108,8 @@ def _fetch_one(
     if problem is not None:
         dest.unlink(missing_ok=True)
         return FetchResult(planned, None, None, QuarantineItem(key, problem))
-    return FetchResult(planned, dest, sha, None)
+    os.replace(dest, final)
+    return FetchResult(planned, final, sha, None)
 
 
 def fetch_objects(

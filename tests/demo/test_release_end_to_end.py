@@ -160,5 +160,7 @@ def test_errors_are_one_clear_line_with_the_documented_exit_status(release: Path
     bad_sync = kfexplorer("sync", str(no_release), "--cache", str(tmp_path / "c"), check=False)
     assert bad_sync.returncode == 1 and "release.json" in bad_sync.stderr
     assert len(bad_sync.stderr.strip().splitlines()) == 1
-    s3 = kfexplorer("sync", "s3://bucket/prefix", "--cache", str(tmp_path / "c"), check=False)
-    assert s3.returncode == 1 and s3.stderr.startswith("kfexplorer: error: S3 sources")
+    s3 = kfexplorer("sync", "s3://no-such-bucket-kf/prefix", "--cache", str(tmp_path / "c"),
+                    "--endpoint-url", "http://127.0.0.1:9", check=False)  # nothing listens on port 9
+    assert s3.returncode == 1 and s3.stderr.startswith("kfexplorer: error:")
+    assert len(s3.stderr.strip().splitlines()) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from release_factory import ReleaseBuilder
+from s3_support import fake_aws_env, fault_proxy, moto_endpoint, small_release, uploaded  # noqa: F401 - fixtures
 
 
 @pytest.fixture

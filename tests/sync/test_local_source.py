@@ -40,7 +40,9 @@ def test_listing_keys_sizes_and_etags(tmp_path: Path) -> None:
 def test_open_source_accepts_paths_and_file_uris(tmp_path: Path) -> None:
     assert open_source(str(tmp_path)).uri == tmp_path.resolve().as_uri()
     assert open_source(tmp_path.as_uri()).uri == tmp_path.resolve().as_uri()
-    with pytest.raises(SourceError, match="not yet supported"):
-        open_source("s3://bucket/x/")
+    s3 = open_source("s3://bucket/x", region="us-east-1")  # no request is made until it is used
+    assert s3.uri == "s3://bucket/x/"
+    with pytest.raises(SourceError, match="expected s3://bucket/prefix"):
+        open_source("s3:///no-bucket")
     with pytest.raises(SourceError):
         open_source(str(tmp_path / "missing"))

@@ -230,9 +230,10 @@ def test_another_release_needs_a_new_cache_folder(release: ReleaseBuilder, cache
     assert cache_status(cache_dir)["release_id"] == release.release_id
 
 
-def test_s3_is_not_supported_yet(cache_dir: Path) -> None:
-    with pytest.raises(SourceError, match="not yet supported"):
-        sync_release("s3://bucket/prefix/", cache_dir)
+def test_s3_options_do_not_apply_to_folders(release: ReleaseBuilder, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match="s3:// sources only"):
+        sync_release(str(release.root), cache_dir, endpoint_url="http://127.0.0.1:9")
+    assert not database_path(cache_dir).exists()
 
 
 def test_dry_run_plans_without_writing(release: ReleaseBuilder, cache_dir: Path) -> None:

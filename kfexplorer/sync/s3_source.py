@@ -1,0 +1,361 @@
+"""A release under an S3 prefix, read with boto3.
+
+Credentials come the AWS way (boto3's default chain: environment, shared config and credentials files, SSO and
+assume-role profiles, instance roles), with `profile`, `region` and `endpoint_url` as the AWS CLI's options. This
+module never prints, logs or writes a secret: error messages name the bucket, the key and the error code only.
+
+Keys are relative to the prefix. The etag is S3's ETag without quotes. `fetch` downloads with GETs pinned to the
+listed ETag (If-Match, so an object replaced after the listing is not mixed up with the old one), in ranged parts
+for large objects (written in place with os.pwrite), and checks the byte count: a short or broken body resumes
+from the last byte received. Throttling (503 SlowDown), 5xx, dropped or reset connections, timeouts and truncated
+bodies are retried with exponential backoff and full jitter (botocore's own retries are off, so the policy here is
+the only one). Failures are SourceError subclasses worded for the user in one line; a failure of one object after
+its retries is an ObjectFetchError, which lets the other objects land.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import boto3
+import botocore.exceptions
+import botocore.session
+from botocore.config import Config
+
+from kfexplorer.sync.source import (
+    AccessDeniedError,
+    BytesProgress,
+    CredentialsError,
+    MissingBucketError,
+    MissingObjectError,
+    ObjectFetchError,
+    ObjectInfo,
+    SourceError,
+)
+
+T = TypeVar("T")
+
+READ_CHUNK_BYTES = 1024 * 1024
+DEFAULT_PART_BYTES = 8 * 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 64
+
+CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                              "TokenRefreshRequired", "InvalidClientTokenId", "UnrecognizedClientException"})
+ACCESS_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "403"})
+RETRY_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "InternalError",
+                         "ServiceUnavailable", "RequestTimeout", "RequestTimeTooSkewed", "BadGateway",
+                         "GatewayTimeout", "500", "502", "503", "504"})
+RETRY_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    botocore.exceptions.ConnectionError,  # endpoint connection, connect/read timeouts, connection closed
+    botocore.exceptions.HTTPClientError,
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    ConnectionError,  # reset / aborted / refused at the socket
+    TimeoutError,
+)
+# the body did not match the checksum S3 sent with it (botocore checks whole-object GETs)
+CHECKSUM_EXCEPTIONS: tuple[type[BaseException], ...] = tuple(
+    getattr(botocore.exceptions, name) for name in ("FlexibleChecksumError", "ChecksumError")
+    if hasattr(botocore.exceptions, name)
+)
+SSO_EXCEPTIONS: tuple[type[BaseException], ...] = tuple(
+    getattr(botocore.exceptions, name)
+    for name in ("SSOTokenLoadError", "UnauthorizedSSOTokenError", "TokenRetrievalError", "SSOError")
+    if hasattr(botocore.exceptions, name)
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried: `attempts` tries in all, exponential backoff with full
+    jitter (a random wait up to base × 2^attempt, capped at max_delay)."""
+
+    attempts: int = 6
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * (2 ** attempt)))
+
+
+class _Retry(Exception):
+    """A transient failure worth another try (the message says what happened)."""
+
+
+class _TruncatedBody(Exception):
+    pass
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """("bucket", "prefix/") of s3://bucket/prefix (the prefix ends with '/' unless empty)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise SourceError(f"not an S3 location: {uri!r} (expected s3://bucket/prefix)")
+    prefix = parsed.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return parsed.netloc, prefix
+
+
+def _error_code(error: botocore.exceptions.ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "")) or str(
+        error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+    )
+
+
+def _status(error: botocore.exceptions.ClientError) -> int:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return int(status) if isinstance(status, int) else 0
+
+
+class S3Source:
+    """The objects under s3://bucket/prefix."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        part_bytes: int = DEFAULT_PART_BYTES,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        self.retry = retry or RetryPolicy()
+        self.part_bytes = max(1, part_bytes)
+        self.multipart_threshold = max(self.part_bytes, multipart_threshold)
+        core = botocore.session.get_session()
+        # timestamps stay strings: sync never reads LastModified, and parsing one per key is most of the listing's CPU
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+        try:
+            session = boto3.session.Session(profile_name=profile, region_name=region, botocore_session=core)
+        except botocore.exceptions.ProfileNotFound as error:
+            raise CredentialsError(f"the AWS profile {profile!r} is not configured ({error.__class__.__name__})") \
+                from None
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            max_pool_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            tcp_keepalive=True,
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        try:
+            self._client: Any = session.client("s3", endpoint_url=endpoint_url, config=config)
+        except ValueError as error:
+            raise SourceError(f"invalid S3 endpoint {endpoint_url!r}: {error}") from None
+        self._known: dict[str, ObjectInfo] = {}
+        self._known_lock = threading.Lock()
+        self._parts: ThreadPoolExecutor | None = None
+        self._parts_lock = threading.Lock()
+        self._max_connections = max_connections
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> S3Source:
+        bucket, prefix = parse_s3_uri(uri)
+        return cls(bucket, prefix, **options)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def close(self) -> None:
+        with self._parts_lock:
+            if self._parts is not None:
+                self._parts.shutdown(wait=True)
+                self._parts = None
+
+    # ---- errors and retries ---------------------------------------------------------------------------------
+
+    def _classify(self, error: BaseException, key: str | None) -> BaseException:
+        """The error to raise for `error`, or a _Retry when it is transient."""
+        where = self.uri + (key or "")
+        if isinstance(error, SourceError | _Retry):
+            return error
+        if isinstance(error, _TruncatedBody):
+            return _Retry(f"truncated body ({error})")
+        if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+            return CredentialsError("no usable AWS credentials found: set AWS_PROFILE or --profile, run "
+                                    "`aws sso login`, or configure ~/.aws/credentials")
+        if SSO_EXCEPTIONS and isinstance(error, SSO_EXCEPTIONS):
+            return CredentialsError(f"the AWS SSO session is missing or expired ({error.__class__.__name__}): "
+                                    "run `aws sso login` for this profile")
+        if isinstance(error, botocore.exceptions.ClientError):
+            code, status = _error_code(error), _status(error)
+            if code in CREDENTIAL_CODES:
+                return CredentialsError(f"S3 rejected the AWS credentials ({code}) for {self.uri}: check the "
+                                        "profile or the access key")
+            if code == "NoSuchBucket":
+                return MissingBucketError(f"the bucket {self.bucket!r} does not exist ({self.uri})")
+            if code in ACCESS_CODES or status == 403:
+                return AccessDeniedError(f"access denied to {where} ({code}): these credentials may not read it")
+            if code in ("NoSuchKey", "404") or status == 404:
+                return MissingObjectError(f"{where} is not in the bucket (deleted since the listing?)")
+            if code in ("PreconditionFailed", "412") or status == 412:
+                return ObjectFetchError(f"{where} changed while syncing; sync again")
+            if code in RETRY_CODES or status >= 500:
+                return _Retry(f"{code or status}")
+            return SourceError(f"S3 error {code or status} reading {where}")
+        if isinstance(error, botocore.exceptions.EndpointConnectionError):
+            return _Retry(f"cannot connect to the S3 endpoint: {error}")
+        if isinstance(error, RETRY_EXCEPTIONS + CHECKSUM_EXCEPTIONS):
+            return _Retry(error.__class__.__name__)
+        return error
+
+    def _with_retries(self, what: str, key: str | None, call: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except Exception as error:  # noqa: BLE001 - classified below; unknown errors propagate unchanged
+                outcome = self._classify(error, key)
+                if not isinstance(outcome, _Retry):
+                    if outcome is error:
+                        raise
+                    raise outcome from None
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    target = self.uri + (key or "")
+                    failure = ObjectFetchError if key is not None else SourceError
+                    raise failure(f"{what} {target} failed after {attempt} attempts ({outcome})") from None
+                time.sleep(self.retry.delay(attempt - 1))
+
+    # ---- listing ----------------------------------------------------------------------------------------------
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, "MaxKeys": 1000}
+            if token:
+                kwargs["ContinuationToken"] = token
+
+            def list_page(kw: dict[str, Any] = kwargs) -> dict[str, Any]:
+                result: dict[str, Any] = self._client.list_objects_v2(**kw)
+                return result
+
+            page = self._with_retries("listing", None, list_page)
+            infos: list[ObjectInfo] = []
+            for item in page.get("Contents", []):
+                full = str(item["Key"])
+                if not full.startswith(self.prefix) or full.endswith("/"):
+                    continue
+                infos.append(ObjectInfo(full[len(self.prefix):], int(item["Size"]), str(item["ETag"]).strip('"')))
+            with self._known_lock:
+                self._known.update((info.key, info) for info in infos)
+            yield from infos
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+    def _info(self, key: str) -> ObjectInfo:
+        with self._known_lock:
+            known = self._known.get(key)
+        if known is not None:
+            return known
+        head = self._with_retries("HEAD", key, lambda: self._client.head_object(Bucket=self.bucket,
+                                                                                Key=self.prefix + key))
+        info = ObjectInfo(key, int(head["ContentLength"]), str(head["ETag"]).strip('"'))
+        with self._known_lock:
+            self._known[key] = info
+        return info
+
+    # ---- downloads --------------------------------------------------------------------------------------------
+
+    def _get_range(self, info: ObjectInfo, start: int, end: int, write: Callable[[int, bytes], None],
+                   progress: BytesProgress | None) -> None:
+        """Write bytes [start, end) of the object through `write(offset, data)`, resuming after transient errors."""
+        position = start
+        reported = start  # progress counts each byte once, also when a corrupt body restarts from `start`
+
+        def attempt() -> None:
+            nonlocal position, reported
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.prefix + info.key,
+                                      "IfMatch": f'"{info.etag}"'}
+            if position > 0 or end < info.size:
+                kwargs["Range"] = f"bytes={position}-{end - 1}"
+            response = self._client.get_object(**kwargs)
+            body = response["Body"]
+            try:
+                while position < end:
+                    chunk = body.read(min(READ_CHUNK_BYTES, end - position))
+                    if not chunk:
+                        break
+                    write(position, chunk)
+                    position += len(chunk)
+                    if progress is not None and position > reported:
+                        progress(position - reported)
+                        reported = position
+                if position < end:
+                    raise _TruncatedBody(f"{position - start} of {end - start} bytes")
+                if body.read(1):
+                    raise ObjectFetchError(f"{self.uri}{info.key} is longer than listed; sync again")
+            except CHECKSUM_EXCEPTIONS:
+                position = start  # the bytes written may be wrong: fetch the whole range again
+                raise
+            finally:
+                body.close()
+
+        self._with_retries("download of", info.key, attempt)
+
+    def _part_pool(self) -> ThreadPoolExecutor:
+        with self._parts_lock:
+            if self._parts is None:
+                self._parts = ThreadPoolExecutor(max_workers=max(2, self._max_connections // 2),
+                                                 thread_name_prefix="kfexplorer-s3-part")
+            return self._parts
+
+    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> None:
+        info = self._info(key)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if info.size == 0:
+                return
+
+            def write(offset: int, data: bytes) -> None:
+                os.pwrite(fd, data, offset)
+
+            if info.size <= self.multipart_threshold:
+                self._get_range(info, 0, info.size, write, progress)
+                return
+            os.ftruncate(fd, info.size)
+            pool = self._part_pool()
+            futures = [pool.submit(self._get_range, info, start, min(info.size, start + self.part_bytes), write,
+                                   progress) for start in range(0, info.size, self.part_bytes)]
+            errors = [f.exception() for f in futures]
+            first = next((e for e in errors if e is not None), None)
+            if first is not None:
+                raise first
+        finally:
+            os.close(fd)
+
+    def read_bytes(self, key: str) -> bytes:
+        def attempt() -> bytes:
+            response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            body = response["Body"]
+            try:
+                data: bytes = body.read()
+            finally:
+                body.close()
+            expected = response.get("ContentLength")
+            if isinstance(expected, int) and len(data) != expected:
+                raise _TruncatedBody(f"{len(data)} of {expected} bytes")
+            return data
+
+        return self._with_retries("read of", key, attempt)
