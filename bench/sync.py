@@ -55,7 +55,7 @@ def ours_full(release: Path, work: Path) -> int:
     cache = Path(tempfile.mkdtemp(dir=work))
     sync_release(str(release), cache)
     con = duckdb.connect(str(cache / "kfexplorer.duckdb"), read_only=True)
-    count = con.execute("SELECT count(*) FROM occurrences").fetchone()[0]
+    (count,) = con.execute("SELECT count(*) FROM occurrences").fetchall()[0]
     con.close()
     shutil.rmtree(cache)
     return int(count)
@@ -73,7 +73,7 @@ def peer_full(release: Path, work: Path) -> int:
     for part in ("imaging", "notes"):
         if (release / part).exists():
             shutil.copytree(release / part, folder / part)
-    count = con.execute("SELECT count(*) FROM occurrences").fetchone()[0]
+    (count,) = con.execute("SELECT count(*) FROM occurrences").fetchall()[0]
     con.close()
     shutil.rmtree(folder)
     return int(count)

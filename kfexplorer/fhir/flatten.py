@@ -8,8 +8,16 @@ names) and reported as a warning, never dropped. Runs inside the caller's transa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
+from kfexplorer.fhir.view_definitions import (
+    USER_VIEW_PREFIX,
+    ViewDefinitionError,
+    compile_view_definition,
+    user_view_definitions,
+)
 from kfexplorer.fhir.views import create_views, drop_views
 from kfexplorer.store.clinical_schema import FLATTENED_TABLES, create_clinical_schema
 
@@ -189,10 +197,12 @@ _WARNINGS: tuple[tuple[str, str], ...] = (
 _UNRESOLVED = ("{ref} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _k_patient k WHERE k.ref_key = fhir_ref_key({ref}))")
 
 
-def rebuild_clinical_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+def rebuild_clinical_tables(con: duckdb.DuckDBPyConnection, *, views_dir: Path | str | None = None) -> list[str]:
     """Recompute every clinical table from fhir_resources; return warnings about the data (never raises on it).
 
-    Phenotype rows from other sources (e.g. notes NLP, `source` other than 'fhir') are kept.
+    Phenotype rows from other sources (e.g. notes NLP, `source` other than 'fhir') are kept. Every ViewDefinition
+    *.json in `views_dir` (default: $KFEXPLORER_VIEWS_DIR) becomes a table `view_<name>`; one that cannot be
+    compiled is skipped with a warning.
     """
     create_clinical_schema(con)
     temp_tables: list[str] = []
@@ -215,7 +225,7 @@ def rebuild_clinical_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
             else:
                 con.execute(f"DELETE FROM {table}")
             con.execute(f"INSERT INTO {table} {_INSERTS[table]}")
-        return _warnings(con)
+        return _warnings(con) + create_user_views(con, views_dir)
     finally:
         for table in temp_tables:
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
@@ -229,4 +239,20 @@ def _warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
         n = int(row[0]) if row and row[0] else 0
         if n:
             warnings.append(message.format(n=n))
+    return warnings
+
+
+def create_user_views(con: duckdb.DuckDBPyConnection, views_dir: Path | str | None = None) -> list[str]:
+    """(Re)create a table `view_<name>` for each user ViewDefinition; return warnings for those that fail."""
+    warnings: list[str] = []
+    try:
+        definitions = user_view_definitions(views_dir)
+    except ViewDefinitionError as exc:
+        return [f"user views not loaded: {exc}"]
+    for name, definition in definitions.items():
+        try:
+            compiled = compile_view_definition(definition)
+            con.execute(f"CREATE OR REPLACE TABLE {USER_VIEW_PREFIX}{name} AS {compiled.sql}", compiled.params)
+        except (ViewDefinitionError, duckdb.Error) as exc:
+            warnings.append(f"view {name} skipped: {exc}")
     return warnings

@@ -4,6 +4,12 @@ Every resource gets cheap structural checks (a JSON object, a resourceType, a FH
 type requires); a small sample per resource type is fully validated with the fhir.resources R4B models. What fails
 is returned as QuarantineItem and does not land; everything else is bulk inserted through Arrow. A resource is
 one row per (resource_type, id): a later object carrying the same resource replaces the row (newer content wins).
+
+Inputs as they come: NDJSON (a Bundle on a line is unpacked), a Bundle or a single resource in a .json file, a
+FHIR Bulk Data export manifest (recognised by its `output` / `error` / `outcome` arrays: it lists the NDJSON files,
+which arrive as objects of their own, and holds no resources), HealthLake export prefixes (the same NDJSON under
+`<datastore>-FHIR_EXPORT-<job>/<Type>/`). OperationOutcome resources (bulk export `error` / `outcome` files) are not
+clinical data: they do not land and come back as items whose reason starts with OUTCOME_REASON. Empty files are fine.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, BinaryIO
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from kfexplorer.fhir.validation import SampleValidator
 from kfexplorer.store.records import QuarantineItem
@@ -35,6 +42,9 @@ REQUIRED_REFERENCES: dict[str, tuple[str, ...]] = {
 }
 
 BATCH_ROWS = 50_000
+OUTCOME_REASON = "export outcome (not clinical data)"
+MANIFEST_REASON = "bulk export manifest"
+MANIFEST_KEYS = ("output", "error", "outcome")
 STAGING_VIEW = "_fhir_ingest_staging"
 
 ARROW_SCHEMA = pa.schema([
@@ -92,15 +102,89 @@ def load_fhir_object(con: duckdb.DuckDBPyConnection, source_id: int, rel_path: s
     name = local_path.name.lower()
     try:
         if name.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")):
+            if _load_ndjson_in_bulk(con, source_id, local_path):
+                return quarantine
             with _open(local_path) as stream:
                 _load_candidates(con, source_id, _ndjson_candidates(stream, rel_path, quarantine), quarantine)
         else:
             with _open(local_path) as stream:
                 data = stream.read()
+            if not data.strip():
+                return quarantine  # an empty file: nothing to load
             _load_candidates(con, source_id, _json_candidates(data, rel_path, quarantine), quarantine)
     except OSError as exc:
         quarantine.append(QuarantineItem(rel_path, f"cannot read: {exc}"))
     return quarantine
+
+
+_REFERENCE_ELEMENTS = tuple(sorted({e for elements in REQUIRED_REFERENCES.values() for e in elements}))
+
+
+def _required_reference_sql() -> str:
+    """SQL (over the slots `e`) true when the references the resource type requires are there: a single
+    Reference object with a non-blank `reference` or an `identifier` (lists and odd shapes go the Python way)."""
+    cases = []
+    for resource_type, elements in REQUIRED_REFERENCES.items():
+        checks = []
+        for element in elements:
+            slot = f"e[{_REFERENCE_ELEMENTS.index(element) + 3}]"
+            checks.append(f"(json_type({slot}) = 'OBJECT' AND (json_type({slot}, '$.reference') = 'VARCHAR' AND "
+                          f"regexp_matches(json_extract_string({slot}, '$.reference'), '\\S') OR "
+                          f"json_type({slot}, '$.identifier') = 'OBJECT'))")
+        cases.append(f"WHEN '{resource_type}' THEN {' AND '.join(checks)}")
+    return f"CASE json_extract_string(e[1], '$') {' '.join(cases)} ELSE true END"
+
+
+# One NDJSON object read by DuckDB: every line with its type, id, text, position and whether it passes the
+# structural checks (a line that is a Bundle or an OperationOutcome does not: the Python path handles those).
+# The JSON of a line is parsed once (a multi-path json_extract); the checks read the small pieces.
+_BULK_PATHS = ", ".join(f"'$.{name}'" for name in ("resourceType", "id", *_REFERENCE_ELEMENTS))
+_BULK_READ_SQL = f"""
+    SELECT json_extract_string(e[1], '$') AS resource_type, json_extract_string(e[2], '$') AS id, resource, line,
+           coalesce(json_type(e[1]) = 'VARCHAR' AND json_extract_string(e[1], '$') NOT IN ('', 'Bundle',
+                    'OperationOutcome') AND json_type(e[2]) = 'VARCHAR'
+                    AND regexp_full_match(json_extract_string(e[2], '$'), '{FHIR_ID.pattern}')
+                    AND {_required_reference_sql()}, false) AS ok
+    FROM (SELECT CAST(json AS VARCHAR) AS resource, row_number() OVER () AS line,
+                 CASE WHEN json_type(json) = 'OBJECT' THEN json_extract(json, [{_BULK_PATHS}]) END AS e
+          FROM read_json_objects(?, format = 'newline_delimited'))"""
+BULK_STAGING = "_fhir_ingest_bulk"
+
+
+def _load_ndjson_in_bulk(con: duckdb.DuckDBPyConnection, source_id: int, path: Path) -> bool:
+    """The fast path for a clean NDJSON object: DuckDB parses it (in a cursor of its own, so a malformed file
+    cannot abort the caller's transaction) and checks every line in SQL; the sample is validated as usual. True
+    when it landed; False (nothing written) when any line needs the line-by-line path and its quarantine."""
+    cursor = con.cursor()
+    try:
+        table = cursor.sql(_BULK_READ_SQL, params=[str(path)]).to_arrow_table()
+    except duckdb.Error:
+        return False
+    finally:
+        cursor.close()
+    if table.num_rows == 0:
+        return True
+    if not all(table.column("ok").to_pylist()):
+        return False
+    validator = SampleValidator()
+    sampled: dict[str, int] = {}
+    for index, resource_type in enumerate(table.column("resource_type").to_pylist()):
+        if sampled.get(resource_type, 0) >= validator.per_type:
+            continue
+        sampled[resource_type] = sampled.get(resource_type, 0) + 1
+        if validator.check(orjson.loads(table.column("resource")[index].as_py())) is not None:
+            return False
+    keys = pa.compute.binary_join_element_wise(table.column("resource_type"), table.column("id"), "/")
+    repeated = pa.compute.count_distinct(keys).as_py() < table.num_rows
+    con.register(BULK_STAGING, table)
+    try:
+        last_copy = " QUALIFY row_number() OVER (PARTITION BY resource_type, id ORDER BY line DESC) = 1" \
+            if repeated else ""  # the last copy in an object wins
+        _merge(con, f"(SELECT resource_type, id, CAST(NULL AS VARCHAR) AS full_url, resource, "
+                    f"CAST({int(source_id)} AS BIGINT) AS _source_id FROM {BULK_STAGING}{last_copy})")
+    finally:
+        con.unregister(BULK_STAGING)
+    return True
 
 
 def remove_fhir_object(con: duckdb.DuckDBPyConnection, source_id: int) -> None:
@@ -127,7 +211,30 @@ def _ndjson_candidates(stream: BinaryIO, rel_path: str, quarantine: list[Quarant
         except orjson.JSONDecodeError as exc:
             quarantine.append(QuarantineItem(where, f"invalid JSON: {exc}"))
             continue
+        if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
+            yield from _bundle_candidates(resource, where, quarantine)
+            continue
         yield _Candidate(where, resource, line, None)
+
+
+def is_bulk_manifest(document: Any) -> bool:
+    """A FHIR Bulk Data export manifest: no resourceType, and `output` / `error` / `outcome` lists."""
+    return (isinstance(document, dict) and "resourceType" not in document
+            and any(isinstance(document.get(key), list) for key in MANIFEST_KEYS)
+            and all(isinstance(document.get(key, []), list) for key in MANIFEST_KEYS))
+
+
+def _manifest_notes(document: dict[str, Any], rel_path: str) -> list[QuarantineItem]:
+    """What a manifest tells the user: the error / outcome files it lists (OperationOutcomes, not clinical)."""
+    notes: list[QuarantineItem] = []
+    for key in ("error", "outcome"):
+        for index, entry in enumerate(document.get(key) or []):
+            url = entry.get("url") if isinstance(entry, dict) else None
+            kind = entry.get("type") if isinstance(entry, dict) else None
+            notes.append(QuarantineItem(f"{rel_path}:{key}[{index}]",
+                                        f"{MANIFEST_REASON}: {key} file {url!r} ({kind or 'OperationOutcome'}) "
+                                        "holds export errors, not clinical data"))
+    return notes
 
 
 def _json_candidates(data: bytes, rel_path: str, quarantine: list[QuarantineItem]) -> Iterator[_Candidate]:
@@ -136,10 +243,18 @@ def _json_candidates(data: bytes, rel_path: str, quarantine: list[QuarantineItem
     except orjson.JSONDecodeError as exc:
         quarantine.append(QuarantineItem(rel_path, f"invalid JSON: {exc}"))
         return
+    if is_bulk_manifest(document):
+        quarantine.extend(_manifest_notes(document, rel_path))
+        return
     if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
         # a single resource in a .json file
         yield _Candidate(rel_path, document, None, None)
         return
+    yield from _bundle_candidates(document, rel_path, quarantine)
+
+
+def _bundle_candidates(document: dict[str, Any], rel_path: str,
+                       quarantine: list[QuarantineItem]) -> Iterator[_Candidate]:
     if document.get("type") not in BUNDLE_TYPES:
         quarantine.append(QuarantineItem(rel_path, f"Bundle of unknown type {document.get('type')!r}"))
         return
@@ -167,6 +282,9 @@ def _load_candidates(con: duckdb.DuckDBPyConnection, source_id: int, candidates:
     validator = SampleValidator()
     batch: dict[tuple[str, str], tuple[str | None, bytes]] = {}
     for candidate in candidates:
+        if isinstance(candidate.resource, dict) and candidate.resource.get("resourceType") == "OperationOutcome":
+            quarantine.append(QuarantineItem(candidate.where, f"{OUTCOME_REASON}: {_outcome_text(candidate.resource)}"))
+            continue
         problem = structural_problem(candidate.resource)
         if problem is None:
             problem = validator.check(candidate.resource)
@@ -184,6 +302,14 @@ def _load_candidates(con: duckdb.DuckDBPyConnection, source_id: int, candidates:
         _insert_batch(con, source_id, batch)
 
 
+def _outcome_text(outcome: dict[str, Any]) -> str:
+    issue = outcome.get("issue")
+    issues: list[Any] = issue if isinstance(issue, list) else []
+    texts = [str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code") or "")
+             for i in issues if isinstance(i, dict)]
+    return "; ".join(t for t in texts if t)[:300] or "no diagnostics"
+
+
 def _insert_batch(con: duckdb.DuckDBPyConnection, source_id: int,
                   batch: dict[tuple[str, str], tuple[str | None, bytes]]) -> None:
     table = pa.table(
@@ -198,17 +324,29 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, source_id: int,
     )
     con.register(STAGING_VIEW, table)
     try:
-        # A resource already present (from another object) takes the newer content; it keeps its Bundle fullUrl
-        # when the newer copy has none, so urn:uuid references to it keep resolving.
-        con.execute(
-            f"UPDATE fhir_resources AS f SET resource = CAST(s.resource AS JSON), "
-            f"full_url = coalesce(s.full_url, f.full_url), _source_id = s._source_id FROM {STAGING_VIEW} AS s "
-            "WHERE f.resource_type = s.resource_type AND f.id = s.id"
-        )
-        con.execute(
-            f"INSERT INTO fhir_resources (resource_type, id, full_url, resource, _source_id) "
-            f"SELECT s.resource_type, s.id, s.full_url, CAST(s.resource AS JSON), s._source_id FROM {STAGING_VIEW} AS s "
-            "WHERE NOT EXISTS (SELECT 1 FROM fhir_resources AS f WHERE f.resource_type = s.resource_type AND f.id = s.id)"
-        )
+        _merge(con, STAGING_VIEW)
     finally:
         con.unregister(STAGING_VIEW)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, staging: str) -> None:
+    """Upsert the rows of `staging` (a registered relation or subquery built by this module) by (type, id)."""
+    # A resource already present (from another object) takes the newer content; it keeps its Bundle fullUrl
+    # when the newer copy has none, so urn:uuid references to it keep resolving. No resource of these types yet
+    # (the first object of each type): a plain insert.
+    fresh = not con.execute(f"SELECT EXISTS (SELECT 1 FROM fhir_resources WHERE resource_type IN "
+                            f"(SELECT resource_type FROM {staging}))").fetchall()[0][0]
+    if fresh:
+        con.execute(f"INSERT INTO fhir_resources (resource_type, id, full_url, resource, _source_id) "
+                    f"SELECT resource_type, id, full_url, CAST(resource AS JSON), _source_id FROM {staging}")
+        return
+    con.execute(
+        f"UPDATE fhir_resources AS f SET resource = CAST(s.resource AS JSON), "
+        f"full_url = coalesce(s.full_url, f.full_url), _source_id = s._source_id FROM {staging} AS s "
+        "WHERE f.resource_type = s.resource_type AND f.id = s.id"
+    )
+    con.execute(
+        f"INSERT INTO fhir_resources (resource_type, id, full_url, resource, _source_id) "
+        f"SELECT s.resource_type, s.id, s.full_url, CAST(s.resource AS JSON), s._source_id FROM {staging} AS s "
+        "WHERE NOT EXISTS (SELECT 1 FROM fhir_resources AS f WHERE f.resource_type = s.resource_type AND f.id = s.id)"
+    )
