@@ -171,6 +171,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evict(args: argparse.Namespace) -> int:
+    from kfexplorer.sync.evict import evict
+
+    cache = Path(args.cache) if args.cache else _default_cache()
+
+    def items(text: str | None) -> list[str] | None:
+        return [v.strip() for v in text.split(",") if v.strip()] if text is not None else None
+
+    report = evict(cache, studies=items(args.studies), chromosomes=items(args.chromosomes)).to_json()
+    if args.json:
+        _print_json(report)
+    else:
+        rows = ", ".join(f"{count:,} {table}" for table, count in report["rows"].items()) or "no rows"
+        print(f"evicted {report['evicted']['objects']:,} objects ({report['evicted']['bytes']:,} bytes; {rows}) "
+              f"from {cache}; a sync that selects them brings them back")
+    for key in report["kept_mixed"]:
+        print(f"  kept {key}: it also holds rows of other studies or chromosomes", file=sys.stderr)
+    return 0
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
 
@@ -263,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     sta.add_argument("--cache")
     sta.add_argument("--json", action="store_true")
     sta.set_defaults(func=cmd_status)
+
+    evi = sub.add_parser("evict", help="remove the occurrences of some studies or chromosomes from a cache")
+    evi.add_argument("--cache")
+    evi.add_argument("--studies", help="comma-separated study ids, e.g. SD_A,SD_B")
+    evi.add_argument("--chromosomes", help="comma-separated chromosomes, e.g. 1,X (alone: variants and consequences "
+                     "of those chromosomes too)")
+    evi.add_argument("--json", action="store_true")
+    evi.set_defaults(func=cmd_evict)
 
     gui = sub.add_parser("gui", help="open the app")
     gui.add_argument("--cache")
