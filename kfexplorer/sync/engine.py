@@ -46,6 +46,7 @@ itself after the fetch, after the objects were ingested (inside the transaction)
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -648,14 +649,27 @@ def sync_release(
         report.quarantined = [r.problem for r in fetched if r.problem is not None]
         report.quarantined += [q for q in outcome.quarantined if q not in report.quarantined]
         report.warnings = [*report.warnings, *outcome.warnings]
-    except BaseException:
+    except BaseException as error:
         stop_listing.cancel()
         _empty_partial_dir(cache_dir)
+        if _is_disk_full(error):
+            raise DiskFullError(f"the disk holding the cache {cache_dir} is full; free some space and sync again "
+                                "(the previous state of the cache is kept)") from error
         raise
     finally:
         con.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+class DiskFullError(SyncError):
+    """The disk ran out of space during download or ingest; the transaction was rolled back."""
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return isinstance(error, duckdb.Error) and "No space left on device" in str(error)
 
 
 def _without_failed(plan: SyncPlan, fetched: list[FetchResult]) -> tuple[SyncPlan, list[FetchResult]]:
