@@ -54,20 +54,30 @@ def ndjson_files(root: Path) -> list[Path]:
     return sorted((root / "fhir").rglob("*.ndjson"))
 
 
+PHASE_MS: dict[str, list[float]] = {"load": [], "rebuild": [], "commit": []}  # per run of ours_ingest
+
+
 def ours_ingest(files: list[Path], work: Path) -> int:
-    """Every file through load_fhir_object, then rebuild_clinical_tables, one commit; the resource count."""
+    """Every file through load_fhir_object, then rebuild_clinical_tables, one commit; the resource count.
+    The time of each phase (load every object, rebuild the clinical tables, commit) goes to PHASE_MS."""
     folder = Path(tempfile.mkdtemp(dir=work))
     con = duckdb.connect(str(folder / "ours.duckdb"), config=DUCKDB_CONFIG)
     con.execute("SET enable_progress_bar = false")
     try:
         create_clinical_schema(con)
+        started = time.perf_counter()
         con.execute("BEGIN")
         for source_id, path in enumerate(files, start=1):
             rejected = load_fhir_object(con, source_id, path.name, path)
             if rejected:
                 raise AssertionError(f"{path}: {rejected[:3]}")
+        loaded = time.perf_counter()
         rebuild_clinical_tables(con)
+        rebuilt = time.perf_counter()
         con.execute("COMMIT")
+        for phase, ms in (("load", loaded - started), ("rebuild", rebuilt - loaded),
+                          ("commit", time.perf_counter() - rebuilt)):
+            PHASE_MS[phase].append(ms * 1000)
         row = con.execute("SELECT count(*) FROM fhir_resources").fetchone()
         return int(row[0]) if row else 0
     finally:
@@ -130,6 +140,7 @@ def main() -> None:
         report("fhir", args.scale, [ingest, validation],
                {"resources": resources, "files": len(files), "ours_resources_per_s": round(ours_rate),
                 "goal_resources_per_s": GOAL_RESOURCES_PER_S, "goal_met": ours_rate >= GOAL_RESOURCES_PER_S,
+                "ours_phase_ms": {phase: round(statistics.median(ms)) for phase, ms in PHASE_MS.items() if ms},
                 "validation_resources_per_s": round(rate)})
     finally:
         shutil.rmtree(work, ignore_errors=True)

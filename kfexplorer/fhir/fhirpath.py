@@ -249,6 +249,13 @@ def parse(expression: str) -> Node:
 
 # ---------------------------------------------------------------- compiling
 
+def _union_branches(node: Node) -> list[Node]:
+    """The operands of a chain of `|` (left to right)."""
+    if node.kind == "binary" and node.name == "|":
+        return [branch for arg in node.args for branch in _union_branches(arg)]
+    return [node]
+
+
 @dataclass(frozen=True)
 class Value:
     """A compiled collection. shape: "path" (json_extract(base, path); `many` when the path has [*]), "one"
@@ -442,6 +449,13 @@ class Compiler:
             if len(args) > 1 or (args and args[0].kind != "step"):
                 raise self.fail("getReferenceKey() argument")
             return self.reference_key(self.node(node.base, this), args[0].name if args else None)
+        if name == "first" and not args and node.base.kind == "binary" and node.base.name == "|":
+            # (a | b | …).first(): the first of a, else the first of b, … (no list is built; the union's lists
+            # never hold SQL NULLs, so this is the first item of the concatenation)
+            branches = [self.node(Node("call", "first", branch), this) for branch in _union_branches(node.base)]
+            types = {branch.type_name for branch in branches}
+            return Value("one", f"coalesce({', '.join(self.as_one(branch) for branch in branches)})",
+                         type_name=types.pop() if len(types) == 1 else None)
         base = self.node(node.base, this)
         if name == "where":
             self.arity(node, 1)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from kfexplorer.fhir.ingest import MANIFEST_REASON, OUTCOME_REASON
 from kfexplorer.fhir.view_definitions import (
     USER_VIEW_PREFIX,
     ViewDefinitionError,
@@ -19,6 +20,7 @@ from kfexplorer.fhir.view_definitions import (
     user_view_definitions,
 )
 from kfexplorer.fhir.views import create_views, drop_views
+from kfexplorer.store.catalog import read_quarantine
 from kfexplorer.store.clinical_schema import FLATTENED_TABLES, create_clinical_schema
 
 DIAGNOSIS_TERMINOLOGIES = ("MONDO", "NCIT", "ICD-10-CM", "ICD-10")
@@ -225,7 +227,7 @@ def rebuild_clinical_tables(con: duckdb.DuckDBPyConnection, *, views_dir: Path |
             else:
                 con.execute(f"DELETE FROM {table}")
             con.execute(f"INSERT INTO {table} {_INSERTS[table]}")
-        return _warnings(con) + create_user_views(con, views_dir)
+        return _warnings(con) + export_outcome_warnings(con) + create_user_views(con, views_dir)
     finally:
         for table in temp_tables:
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
@@ -239,6 +241,21 @@ def _warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
         n = int(row[0]) if row and row[0] else 0
         if n:
             warnings.append(message.format(n=n))
+    return warnings
+
+
+def export_outcome_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Sync warnings for what a FHIR Bulk Data export said went wrong: the OperationOutcomes of its error / outcome
+    files and the error / outcome files its manifest lists. They are not clinical data, so ingest keeps them out of
+    fhir_resources as quarantine items of their object (which come and go with it); here they read as warnings."""
+    items = [q for q in read_quarantine(con) if q.reason.startswith((OUTCOME_REASON, MANIFEST_REASON))]
+    warnings: list[str] = []
+    for reason, what in ((OUTCOME_REASON, "OperationOutcome entries in Bulk Data export error / outcome files"),
+                         (MANIFEST_REASON, "error / outcome files listed by a Bulk Data export manifest")):
+        found = sorted((q for q in items if q.reason.startswith(reason)), key=lambda q: q.path)
+        if found:
+            example = found[0].reason.removeprefix(reason).lstrip(": ")
+            warnings.append(f"{len(found)} {what} (not clinical data), e.g. {found[0].path}: {example}")
     return warnings
 
 

@@ -9,7 +9,8 @@ Inputs as they come: NDJSON (a Bundle on a line is unpacked), a Bundle or a sing
 FHIR Bulk Data export manifest (recognised by its `output` / `error` / `outcome` arrays: it lists the NDJSON files,
 which arrive as objects of their own, and holds no resources), HealthLake export prefixes (the same NDJSON under
 `<datastore>-FHIR_EXPORT-<job>/<Type>/`). OperationOutcome resources (bulk export `error` / `outcome` files) are not
-clinical data: they do not land and come back as items whose reason starts with OUTCOME_REASON. Empty files are fine.
+clinical data: they do not land and come back as items whose reason starts with OUTCOME_REASON (a manifest's
+error / outcome entries: MANIFEST_REASON); kfexplorer.fhir.flatten reports them as sync warnings. Empty files are fine.
 """
 
 from __future__ import annotations
@@ -141,11 +142,11 @@ def _required_reference_sql() -> str:
 _BULK_PATHS = ", ".join(f"'$.{name}'" for name in ("resourceType", "id", *_REFERENCE_ELEMENTS))
 _BULK_READ_SQL = f"""
     SELECT json_extract_string(e[1], '$') AS resource_type, json_extract_string(e[2], '$') AS id, resource, line,
-           coalesce(json_type(e[1]) = 'VARCHAR' AND json_extract_string(e[1], '$') NOT IN ('', 'Bundle',
+           CAST(coalesce(json_type(e[1]) = 'VARCHAR' AND json_extract_string(e[1], '$') NOT IN ('', 'Bundle',
                     'OperationOutcome') AND json_type(e[2]) = 'VARCHAR'
                     AND regexp_full_match(json_extract_string(e[2], '$'), '{FHIR_ID.pattern}')
-                    AND {_required_reference_sql()}, false) AS ok
-    FROM (SELECT CAST(json AS VARCHAR) AS resource, row_number() OVER () AS line,
+                    AND {_required_reference_sql()}, false) AS TINYINT) AS ok
+    FROM (SELECT json AS resource, row_number() OVER () AS line,
                  CASE WHEN json_type(json) = 'OBJECT' THEN json_extract(json, [{_BULK_PATHS}]) END AS e
           FROM read_json_objects(?, format = 'newline_delimited'))"""
 BULK_STAGING = "_fhir_ingest_bulk"
@@ -157,6 +158,8 @@ def _load_ndjson_in_bulk(con: duckdb.DuckDBPyConnection, source_id: int, path: P
     when it landed; False (nothing written) when any line needs the line-by-line path and its quarantine."""
     cursor = con.cursor()
     try:
+        # the resource column stays JSON through Arrow (arrow.json), so the insert does not parse it again
+        cursor.execute("SET SESSION arrow_lossless_conversion = true")  # this cursor only
         table = cursor.sql(_BULK_READ_SQL, params=[str(path)]).to_arrow_table()
     except duckdb.Error:
         return False
@@ -164,17 +167,17 @@ def _load_ndjson_in_bulk(con: duckdb.DuckDBPyConnection, source_id: int, path: P
         cursor.close()
     if table.num_rows == 0:
         return True
-    if not all(table.column("ok").to_pylist()):
+    if pa.compute.min(table.column("ok")).as_py() != 1:  # 1: the line passes (a TINYINT: Arrow has no bool8 `min`)
         return False
     validator = SampleValidator()
-    sampled: dict[str, int] = {}
-    for index, resource_type in enumerate(table.column("resource_type").to_pylist()):
-        if sampled.get(resource_type, 0) >= validator.per_type:
-            continue
-        sampled[resource_type] = sampled.get(resource_type, 0) + 1
-        if validator.check(orjson.loads(table.column("resource")[index].as_py())) is not None:
-            return False
-    keys = pa.compute.binary_join_element_wise(table.column("resource_type"), table.column("id"), "/")
+    types = table.column("resource_type")
+    for resource_type in types.unique().to_pylist():  # the first rows of each type (Arrow finds them, no Python loop)
+        first_rows = pa.compute.indices_nonzero(pa.compute.equal(types, resource_type))[:validator.per_type]
+        for resource in table.column("resource").take(first_rows).to_pylist():
+            if validator.check(orjson.loads(resource)) is not None:
+                return False
+    keys = table.column("id") if len(types.unique()) == 1 else \
+        pa.compute.binary_join_element_wise(types, table.column("id"), "/")
     repeated = pa.compute.count_distinct(keys).as_py() < table.num_rows
     con.register(BULK_STAGING, table)
     try:
@@ -332,10 +335,13 @@ def _insert_batch(con: duckdb.DuckDBPyConnection, source_id: int,
 def _merge(con: duckdb.DuckDBPyConnection, staging: str) -> None:
     """Upsert the rows of `staging` (a registered relation or subquery built by this module) by (type, id)."""
     # A resource already present (from another object) takes the newer content; it keeps its Bundle fullUrl
-    # when the newer copy has none, so urn:uuid references to it keep resolving. No resource of these types yet
-    # (the first object of each type): a plain insert.
+    # when the newer copy has none, so urn:uuid references to it keep resolving. None of these (type, id) keys
+    # there yet (the first ingest: no resource of these types, or only other ids): a plain insert.
     fresh = not con.execute(f"SELECT EXISTS (SELECT 1 FROM fhir_resources WHERE resource_type IN "
                             f"(SELECT resource_type FROM {staging}))").fetchall()[0][0]
+    if not fresh:
+        fresh = not con.execute(f"SELECT EXISTS (SELECT 1 FROM fhir_resources AS f JOIN {staging} AS s "
+                                "ON f.resource_type = s.resource_type AND f.id = s.id)").fetchall()[0][0]
     if fresh:
         con.execute(f"INSERT INTO fhir_resources (resource_type, id, full_url, resource, _source_id) "
                     f"SELECT resource_type, id, full_url, CAST(resource AS JSON), _source_id FROM {staging}")

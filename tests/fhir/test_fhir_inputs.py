@@ -95,3 +95,34 @@ def test_bundle_inside_ndjson_is_unpacked_with_its_full_urls(con: duckdb.DuckDBP
         [("PT_ND1", True), ("PT_ND2", None)]
     bad = _ndjson(tmp_path / "bad.ndjson", [{"resourceType": "Bundle", "type": "nonsense", "entry": []}])
     assert [q.reason for q in load_fhir_object(con, 4, "bad.ndjson", bad)] == ["Bundle of unknown type 'nonsense'"]
+
+
+def test_export_errors_and_manifest_become_sync_warnings(tmp_path: Path) -> None:
+    from kfexplorer.store.cache import connect
+    from kfexplorer.sync.engine import sync_release
+
+    root = tmp_path / "release"
+    resources = build_resources()
+    for resource_type, items in resources.items():
+        _ndjson(root / "fhir" / resource_type / f"{resource_type}.ndjson", items)
+    _ndjson(root / "fhir" / "errors" / "OperationOutcome.ndjson", [OUTCOME, OUTCOME])
+    manifest = {"transactionTime": "2024-01-01T00:00:00Z", "request": "https://x/$export", "requiresAccessToken": False,
+                "output": [{"type": t, "url": f"{t}/{t}.ndjson"} for t in resources],
+                "error": [{"type": "OperationOutcome", "url": "errors/OperationOutcome.ndjson"}]}
+    (root / "fhir" / "manifest.json").write_text(json.dumps(manifest))
+    (root / "release.json").write_text(json.dumps({"release_id": "outcomes", "schema_version": 1}))
+    report = sync_release(str(root), tmp_path / "cache")
+    outcome_warnings = sorted(w for w in report.warnings if "Bulk Data export" in w)
+    assert outcome_warnings == sorted([
+        "2 OperationOutcome entries in Bulk Data export error / outcome files (not clinical data), e.g. "
+        "fhir/errors/OperationOutcome.ndjson:1: Patient/zz could not be exported",
+        "1 error / outcome files listed by a Bulk Data export manifest (not clinical data), e.g. "
+        "fhir/manifest.json:error[0]: error file 'errors/OperationOutcome.ndjson' (OperationOutcome) holds export "
+        "errors, not clinical data",
+    ])
+    con = connect(tmp_path / "cache", read_only=True)
+    try:  # the clinical data landed, the outcomes did not
+        by_type = dict(con.execute("SELECT resource_type, count(*) FROM fhir_resources GROUP BY ALL").fetchall())
+    finally:
+        con.close()
+    assert by_type == {t: len(rs) for t, rs in resources.items()}

@@ -75,6 +75,10 @@ def evaluate(con: duckdb.DuckDBPyConnection, path: str, resource: str = "Patient
     ("extension('urn:x').value.ofType(string)", "x-value"),
     ("extension(%age).value.ofType(Age).unit", "a"),
     ("(identifier.where(system = 'none').value | id).first()", "pt.1-a"),
+    ("(telecom.value | name.where(family = 'Roe').given | id).first()", "Cat"),  # empty, then a list's first
+    ("((telecom.value | name.given) | gender).first()", "Ann"),
+    ("(telecom.value | name.where(family = 'Zed').family).first()", None),  # every branch empty
+    ("(name.given | gender).first().upper()", "ANN"),
     ("(gender | id).join('/')", "female/pt.1-a"),
     ("getResourceKey()", "Patient/pt.1-a"),
     ("generalPractitioner.first().getReferenceKey()", "Practitioner/dr-9"),
