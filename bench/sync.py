@@ -16,15 +16,24 @@ process so it does not share our interpreter):
 - S3 no-op re-sync: kfexplorer's whole sync of an up-to-date cache vs `aws s3 sync` of an up-to-date folder.
   Goal ≤ 0.5.
 
-    python -m bench.sync [--scale OCCURRENCES] [--repeat K] [--s3] [--s3-only] [--concurrency N]
+With --large-gb G, every scenario runs on a larger release instead: the demo release (hard-linked) plus
+synthetic notes of LARGE_OBJECT_BYTES each under notes/PT_BENCHLARGE/ until the extra reaches G × 10^9 bytes,
+listed with size and sha256 in its release.json (so kfexplorer verifies them, as it does every listed object).
+The S3 scenarios also report kfexplorer's ingest time (SyncReport.ingest_seconds) separately from its transfer.
+
+    python -m bench.sync [--scale OCCURRENCES] [--repeat K] [--s3] [--s3-only] [--concurrency N] [--large-gb G]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import math
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +57,38 @@ def demo_release(scale: int) -> Path:
         generate_release(root, participants=max(60, min(1000, scale // 5000)), occurrences=scale, seed=7,
                          force=True)
         print(f"generated {root} in {time.perf_counter() - started:.1f} s")
+    return root
+
+
+LARGE_OBJECT_BYTES = 64 * 1024 * 1024
+LARGE_FOLDER = "notes/PT_BENCHLARGE"
+
+
+def large_release(base: Path, gigabytes: float) -> Path:
+    """The demo release `base` (hard-linked) plus synthetic large notes adding `gigabytes` × 10^9 bytes."""
+    root = base.parent / f"{base.name}-large-{gigabytes:g}"
+    if (root / "release.json").exists():
+        return root
+    started = time.perf_counter()
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(base, root, copy_function=os.link)
+    (root / "release.json").unlink()  # a hard link: rewrite, never edit in place
+    release = json.loads((base / "release.json").read_text(encoding="utf-8"))
+    files: dict[str, Any] = release.setdefault("files", {})
+    (root / LARGE_FOLDER).mkdir(parents=True)
+    block = hashlib.sha256(b"kfexplorer bench").hexdigest().encode() * (1024 * 1024 // 64)  # 1 MiB of text
+    for index in range(math.ceil(gigabytes * 1e9 / LARGE_OBJECT_BYTES)):
+        key = f"{LARGE_FOLDER}/large-{index:03d}.txt"
+        digest = hashlib.sha256()
+        with open(root / key, "wb") as out:
+            for part in range(LARGE_OBJECT_BYTES // len(block)):
+                chunk = f"{index:08d}-{part:08d}\n".encode() + block[18:]
+                out.write(chunk)
+                digest.update(chunk)
+        files[key] = {"size": LARGE_OBJECT_BYTES, "sha256": digest.hexdigest()}
+    release["release_id"] = f"{release['release_id']}-large-{gigabytes:g}"
+    (root / "release.json").write_text(json.dumps(release), encoding="utf-8")
+    print(f"built {root} in {time.perf_counter() - started:.1f} s")
     return root
 
 
@@ -157,10 +198,13 @@ def s3_scenarios(release: Path, work: Path, repeat: int, concurrency: int) -> tu
         synced_cache = work / "s3-cache"
         synced_folder = work / "s3-folder"
 
+        ingest_ms: list[float] = []
+
         def ours_full() -> tuple[float, float, int]:
             cache = Path(tempfile.mkdtemp(dir=work))
             sync = sync_release(source, cache, endpoint_url=endpoint, concurrency=concurrency)
             shutil.rmtree(cache)
+            ingest_ms.append(sync.ingest_seconds * 1000)
             return sync.transfer_seconds * 1000, sync.seconds * 1000, sync.transferred.objects
 
         def peer_full() -> tuple[float, int]:
@@ -188,7 +232,8 @@ def s3_scenarios(release: Path, work: Path, repeat: int, concurrency: int) -> tu
                                      concurrency=concurrency).transferred.objects,
                 lambda: aws_sync(endpoint, synced_folder) * 0, repeat)
         return [transfer, end_to_end, noop], {"s3_objects": objects, "s3_bytes": sum(
-            p.stat().st_size for p in release.rglob("*") if p.is_file())}
+            p.stat().st_size for p in release.rglob("*") if p.is_file()), "s3_concurrency": concurrency,
+            "s3_ours_ingest_ms": round(statistics.median(ingest_ms[1:] or ingest_ms), 1)}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -201,8 +246,12 @@ def main() -> None:
     parser.add_argument("--s3", action="store_true", help="also the S3 scenarios (moto server + awscli)")
     parser.add_argument("--s3-only", action="store_true", help="only the S3 scenarios")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="kfexplorer's downloads")
+    parser.add_argument("--large-gb", type=float, default=0.0,
+                        help="run on the demo release plus this many GB of large synthetic objects")
     args = parser.parse_args()
     release = demo_release(args.scale)
+    if args.large_gb > 0:
+        release = large_release(release, args.large_gb)
     work = Path(tempfile.mkdtemp(prefix="kfbench-sync-"))
     try:
         scenarios: list[Scenario] = []

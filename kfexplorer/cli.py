@@ -121,7 +121,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     report = sync_release(args.source, cache, progress=progress, dry_run=args.dry_run, concurrency=concurrency,
                           selection=selection, profile=args.profile, region=args.region,
-                          endpoint_url=args.endpoint_url)
+                          endpoint_url=args.endpoint_url, side_by_side=args.side_by_side,
+                          switch=not args.no_switch, remove_old=args.remove_old)
     payload = report.to_json()
     details = report.details_json()
     if args.json:
@@ -140,6 +141,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 print(f"  {kind:<14}{tally['objects']:>10,} objects {tally['bytes']:>18,} bytes")
         for item in payload["quarantined"]:
             print(f"  quarantined {item['path']}: {item['reason']}")
+        if details.get("release_folder"):
+            print(f"  release folder {details['release_folder']}; current release: {details.get('current_release')}")
         for warning in payload.get("warnings", []):
             print(f"  warning: {warning}")
     failed = details["failed"]
@@ -153,8 +156,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from kfexplorer.store.status import cache_status
+    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = Path(args.cache) if args.cache else _default_cache()
+    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
     status = cache_status(cache)
     if args.json:
         _print_json(status)
@@ -173,8 +177,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_evict(args: argparse.Namespace) -> int:
     from kfexplorer.sync.evict import evict
+    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = Path(args.cache) if args.cache else _default_cache()
+    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
 
     def items(text: str | None) -> list[str] | None:
         return [v.strip() for v in text.split(",") if v.strip()] if text is not None else None
@@ -191,6 +196,40 @@ def cmd_evict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_releases(args: argparse.Namespace) -> int:
+    from kfexplorer.sync.releases import is_release_library, list_releases, remove_release
+
+    root = Path(args.cache) if args.cache else _default_cache()
+    if not is_release_library(root):
+        raise CommandError(f"{root} is not a release library (sync with --side-by-side to make one)")
+    if args.remove:
+        remove_release(root, args.remove)
+    entries = [entry.to_json() for entry in list_releases(root)]
+    if args.json:
+        _print_json({"cache": str(root), "current": next((e["release_id"] for e in entries if e["current"]), None),
+                     "releases": entries})
+        return 0
+    for entry in entries:
+        state = "current" if entry["current"] else ("complete" if entry["complete"] else "incomplete")
+        print(f"{'*' if entry['current'] else ' '} {entry['release_id']:<30} {state:<11} {entry['folder']}")
+    return 0
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from kfexplorer.sync.releases import current_release_id, is_release_library, remove_release, switch_release
+
+    root = Path(args.cache) if args.cache else _default_cache()
+    if not is_release_library(root):
+        raise CommandError(f"{root} is not a release library (sync with --side-by-side to make one)")
+    previous = current_release_id(root)
+    switch_release(root, args.release_id)
+    print(f"current release of {root}: {args.release_id}")
+    if args.remove_old and previous is not None and previous != args.release_id:
+        remove_release(root, previous)
+        print(f"removed release {previous}")
+    return 0
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
 
@@ -203,6 +242,25 @@ def _run_gui(cache: Path | None, screenshot: Path | None, size: tuple[int, int] 
     from kfexplorer.ui.app import run_gui
 
     return run_gui(cache, screenshot=screenshot, size=size)
+
+
+def cmd_count(args: argparse.Namespace) -> int:
+    from kfexplorer.query.model import QueryError
+    from kfexplorer.services.cohort_count import count_cohort_in_cache, read_cohort_file
+
+    cache = Path(args.cache) if args.cache else _default_cache()
+    try:
+        cohort = read_cohort_file(Path(args.cohort))
+        result = count_cohort_in_cache(cache, cohort, attrition=args.attrition)
+    except QueryError as exc:
+        raise CommandError(f"cohort {args.cohort}: {exc}") from exc
+    if args.json:
+        _print_json(result.to_json())
+        return 0
+    print(f"{result.count:,} participants: {result.description}")
+    for step in result.attrition or ():
+        print(f"  {step.count:>10,}  {step.criterion}")
+    return 0
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -276,13 +334,38 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--studies", help="comma-separated study ids, e.g. SD_A,SD_B (occurrences and imaging)")
     syn.add_argument("--chromosomes", help="comma-separated chromosomes, e.g. 1,2,X (variant tables)")
     syn.add_argument("--include", help="comma-separated parts: variants,fhir,imaging,notes (default: all)")
+    syn.add_argument("--side-by-side", action="store_true", help="make --cache a release library: each release_id "
+                     "syncs into its own folder beside the others (a library stays one; see `releases`)")
+    syn.add_argument("--no-switch", action="store_true", help="in a release library, keep the current release "
+                     "after the sync completes (switch later with `switch`)")
+    syn.add_argument("--remove-old", action="store_true", help="in a release library, delete the previously "
+                     "current release after switching")
     syn.add_argument("--json", action="store_true")
     syn.set_defaults(func=cmd_sync)
+
+    rel = sub.add_parser("releases", help="list the releases of a release library (--cache) and the current one")
+    rel.add_argument("--cache")
+    rel.add_argument("--remove", metavar="RELEASE_ID", help="delete this release (not the current one)")
+    rel.add_argument("--json", action="store_true")
+    rel.set_defaults(func=cmd_releases)
+
+    swi = sub.add_parser("switch", help="make a completed release of a release library (--cache) the current one")
+    swi.add_argument("release_id")
+    swi.add_argument("--cache")
+    swi.add_argument("--remove-old", action="store_true", help="delete the previously current release")
+    swi.set_defaults(func=cmd_switch)
 
     sta = sub.add_parser("status", help="what the cache holds")
     sta.add_argument("--cache")
     sta.add_argument("--json", action="store_true")
     sta.set_defaults(func=cmd_status)
+
+    cnt = sub.add_parser("count", help="count the participants of a cohort (our cohort JSON or a SQON)")
+    cnt.add_argument("--cache")
+    cnt.add_argument("--cohort", required=True, help="cohort file: kfexplorer cohort JSON or a Kids First SQON")
+    cnt.add_argument("--attrition", action="store_true", help="also the count after each top-level criterion")
+    cnt.add_argument("--json", action="store_true")
+    cnt.set_defaults(func=cmd_count)
 
     evi = sub.add_parser("evict", help="remove the occurrences of some studies or chromosomes from a cache")
     evi.add_argument("--cache")
@@ -314,9 +397,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CommandError, OSError, ValueError]
     from kfexplorer.store.cache import CacheBusyError, CacheMissingError, UnsafePathError
     from kfexplorer.sync.engine import SyncError
+    from kfexplorer.sync.releases import ReleaseLibraryError
     from kfexplorer.sync.source import SourceError
 
-    errors += [CacheBusyError, CacheMissingError, UnsafePathError, SyncError, SourceError]
+    errors += [CacheBusyError, CacheMissingError, UnsafePathError, SyncError, SourceError, ReleaseLibraryError]
     return tuple(errors)
 
 

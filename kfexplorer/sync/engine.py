@@ -40,6 +40,17 @@ Selection and free space. A SyncSelection prunes the plan (kfexplorer.sync.plan)
 of the cache's file system must hold the planned bytes not yet downloaded, times INGEST_SPACE_FACTOR for objects
 that are loaded into the database (files kept as files need their size once); otherwise InsufficientSpaceError.
 
+Releases side by side. `cache_dir` may be a release library (kfexplorer.sync.releases): ROOT/current names the
+release in use, ROOT/releases/<name>/ holds one plain cache folder per release_id. A sync into a library syncs the
+release into its own folder (the steps above, unchanged), so the current release stays readable, untouched, while
+a new release_id syncs beside it; a killed sync of the new release leaves `current` as it was, and the rerun resumes
+in the new folder. The switch is automatic: once a sync of a release completes (no object failed), its folder is
+marked complete and ROOT/current is replaced atomically to name it, unless `switch=False` (then
+`kfexplorer switch --cache ROOT RELEASE_ID` switches later). `remove_old=True` deletes the previously current
+release after the switch (refused while another process has it open). `side_by_side=True` makes a new folder a
+library, or converts a plain cache folder into one (its release becomes the library's current release). A plain
+cache folder without `side_by_side` works as always: another release_id raises ReleaseMismatchError.
+
 Test hook: the environment variable KFEXPLORER_TEST_CRASH_AT=download|ingest|commit makes the process SIGKILL
 itself after the fetch, after the objects were ingested (inside the transaction), or right after the COMMIT.
 """
@@ -62,6 +73,7 @@ import duckdb
 
 from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
 from kfexplorer.store.cache import (
+    CacheBusyError,
     UnsafePathError,
     connect,
     database_path,
@@ -85,6 +97,15 @@ from kfexplorer.store.catalog import (
 from kfexplorer.store.records import QuarantineItem
 from kfexplorer.store.schema import create_schema, existing_tables, schema_is_current, tables_with_source_id
 from kfexplorer.sync.plan import FILE_KINDS, RELEASE_JSON_KEY, PlannedObject, SyncPlan, SyncSelection, make_plan
+from kfexplorer.sync.releases import (
+    convert_to_library,
+    current_release_id,
+    is_release_library,
+    release_folder,
+    remove_release,
+    switch_release,
+    write_entry,
+)
 from kfexplorer.sync.source import (
     AccessDeniedError,
     CredentialsError,
@@ -176,6 +197,8 @@ class SyncReport:
     transfer_seconds: float = 0.0
     ingest_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    release_folder: str = ""
+    current_release: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -198,6 +221,8 @@ class SyncReport:
             "excluded": self.excluded.to_json(),
             "planned_by_kind": {kind: tally.to_json() for kind, tally in sorted(self.planned_by_kind.items())},
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "release_folder": self.release_folder,
+            "current_release": self.current_release,
         }
 
 
@@ -250,7 +275,7 @@ def _check_release_id(cached: dict[str, Any] | None, release: dict[str, Any], ca
     if cached is not None and str(cached.get("release_id")) != str(release["release_id"]):
         raise ReleaseMismatchError(
             f"the cache {cache_dir} holds release {cached.get('release_id')}, not {release['release_id']}; "
-            "sync this release into a new cache folder (--cache)"
+            "sync this release into a new cache folder (--cache), or beside it (--side-by-side)"
         )
 
 
@@ -580,13 +605,17 @@ def sync_release(
     region: str | None = None,
     endpoint_url: str | None = None,
     check_space: bool = True,
+    side_by_side: bool = False,
+    switch: bool = True,
+    remove_old: bool = False,
 ) -> SyncReport:
     """Bring the cache at `cache_dir` up to date with the release at `source` (see the module docstring).
 
     `source` is a Source or a location for `open_source` (a folder, file:// or s3://bucket/prefix, with `profile`,
     `region` and `endpoint_url`). Raises SyncError (no release.json, another release in the cache, too little free
     space), SourceError, CacheBusyError, or Cancelled. `dry_run` plans only: nothing is fetched or written. Objects
-    that failed to download are named in the report's `failed` (the rest landed).
+    that failed to download are named in the report's `failed` (the rest landed). A release library (or
+    `side_by_side`) syncs beside the other releases; `switch` and `remove_old` apply there (module docstring).
     """
     started = time.perf_counter()
     cache_dir = Path(cache_dir)
@@ -594,6 +623,10 @@ def sync_release(
         src = open_source(source, profile=profile, region=region, endpoint_url=endpoint_url)
     else:
         src = source
+    if side_by_side or is_release_library(cache_dir):
+        return _sync_into_library(src, cache_dir, switch=switch, remove_old=remove_old, progress=progress,
+                                  cancel=cancel, dry_run=dry_run, concurrency=concurrency, selection=selection,
+                                  check_space=check_space)
     release = read_release_json(src)
     report = SyncReport(release_id=str(release["release_id"]))
     if dry_run:
@@ -769,3 +802,46 @@ def _dry_run(
     report.seconds = time.perf_counter() - started
     return report
 
+
+
+def _sync_into_library(
+    src: Source,
+    root: Path,
+    *,
+    switch: bool,
+    remove_old: bool,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    dry_run: bool,
+    concurrency: int,
+    selection: SyncSelection | None,
+    check_space: bool,
+) -> SyncReport:
+    """Sync the release into its own folder of the library at `root`; switch to it once complete (see above)."""
+    release = read_release_json(src)
+    release_id = str(release["release_id"])
+    folder = release_folder(root, release_id)
+    if dry_run:
+        report = sync_release(src, folder, progress=progress, cancel=cancel, dry_run=True, selection=selection)
+        report.release_folder = str(folder)
+        report.current_release = current_release_id(root) if is_release_library(root) else None
+        return report
+    convert_to_library(root)
+    previous = current_release_id(root)
+    if not (folder / "release_entry.json").is_file():
+        write_entry(root, release_id, complete=False)
+    report = sync_release(src, folder, progress=progress, cancel=cancel, concurrency=concurrency,
+                          selection=selection, check_space=check_space)
+    report.release_folder = str(folder)
+    if not report.failed:
+        write_entry(root, release_id, complete=True)
+        if switch or previous is None:
+            switch_release(root, release_id)
+            if remove_old and previous is not None and previous != release_id:
+                try:
+                    remove_release(root, previous)
+                except CacheBusyError:
+                    report.warnings.append(f"kept the previous release {previous}: it is in use; remove it later "
+                                           f"(kfexplorer releases --cache {root} --remove {previous})")
+    report.current_release = current_release_id(root)
+    return report

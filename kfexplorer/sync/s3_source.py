@@ -4,7 +4,8 @@ Credentials come the AWS way (boto3's default chain: environment, shared config 
 assume-role profiles, instance roles), with `profile`, `region` and `endpoint_url` as the AWS CLI's options. This
 module never prints, logs or writes a secret: error messages name the bucket, the key and the error code only.
 
-Keys are relative to the prefix. The etag is S3's ETag without quotes. `fetch` downloads with GETs pinned to the
+Keys are relative to the prefix. The listing reads the prefix's top level (with a delimiter), then lists its
+top-level folders (fhir/, imaging/, variants/, …) in parallel, LISTING_THREADS at once. The etag is S3's ETag without quotes. `fetch` downloads with GETs pinned to the
 listed ETag (If-Match, so an object replaced after the listing is not mixed up with the old one), in ranged parts
 for large objects (written in place with os.pwrite), and checks the byte count: a short or broken body resumes
 from the last byte received. Throttling (503 SlowDown), 5xx, dropped or reset connections, timeouts and truncated
@@ -16,6 +17,7 @@ its retries is an ObjectFetchError, which lets the other objects land.
 from __future__ import annotations
 
 import os
+import queue
 import random
 import threading
 import time
@@ -28,6 +30,7 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
@@ -45,9 +48,11 @@ from kfexplorer.sync.source import (
 T = TypeVar("T")
 
 READ_CHUNK_BYTES = 1024 * 1024
-DEFAULT_PART_BYTES = 8 * 1024 * 1024
-DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024
+# fewer, larger ranged GETs: each costs a request (and, on some servers such as moto, a read of the whole object)
+DEFAULT_PART_BYTES = 32 * 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 DEFAULT_MAX_CONNECTIONS = 64
+LISTING_THREADS = 8  # top-level folders of the prefix listed at once
 
 CREDENTIAL_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
                               "TokenRefreshRequired", "InvalidClientTokenId", "UnrecognizedClientException"})
@@ -118,6 +123,18 @@ def _status(error: botocore.exceptions.ClientError) -> int:
     return int(status) if isinstance(status, int) else 0
 
 
+_DATA_LOADER: list[botocore.loaders.Loader] = []
+_DATA_LOADER_LOCK = threading.Lock()
+
+
+def _shared_data_loader(data_path: str | None) -> botocore.loaders.Loader:
+    """botocore's loader of service models, made once per process (it caches what it parsed; reads only)."""
+    with _DATA_LOADER_LOCK:
+        if not _DATA_LOADER:
+            _DATA_LOADER.append(botocore.loaders.create_loader(data_path))
+        return _DATA_LOADER[0]
+
+
 class S3Source:
     """The objects under s3://bucket/prefix."""
 
@@ -149,6 +166,9 @@ class S3Source:
         except botocore.exceptions.ProfileNotFound as error:
             raise CredentialsError(f"the AWS profile {profile!r} is not configured ({error.__class__.__name__})") \
                 from None
+        # one data loader per process: parsing botocore's JSON service models is most of a client's creation time
+        # (registered after the boto3 session, which reads the profile and adds its own resource-model path)
+        core.register_component("data_loader", _shared_data_loader(core.get_config_variable("data_path")))
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             max_pool_connections=max_connections,
@@ -240,9 +260,26 @@ class S3Source:
     # ---- listing ----------------------------------------------------------------------------------------------
 
     def list_objects(self) -> Iterator[ObjectInfo]:
+        """Every object under the prefix: the top level first, then its folders listed in parallel (each folder's
+        pages in order, folders interleaved); a closed iterator stops the folder listings after their current page.
+        """
+        folders: list[str] = []
+        for page in self._pages(self.prefix, delimiter="/"):
+            yield from self._infos(page)
+            folders.extend(str(p["Prefix"]) for p in page.get("CommonPrefixes", []) if p.get("Prefix"))
+        if len(folders) <= 1:
+            for folder in folders:
+                for page in self._pages(folder):
+                    yield from self._infos(page)
+            return
+        yield from self._list_in_parallel(folders)
+
+    def _pages(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix, "MaxKeys": 1000}
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
+            if delimiter:
+                kwargs["Delimiter"] = delimiter
             if token:
                 kwargs["ContinuationToken"] = token
 
@@ -251,18 +288,53 @@ class S3Source:
                 return result
 
             page = self._with_retries("listing", None, list_page)
-            infos: list[ObjectInfo] = []
-            for item in page.get("Contents", []):
-                full = str(item["Key"])
-                if not full.startswith(self.prefix) or full.endswith("/"):
-                    continue
-                infos.append(ObjectInfo(full[len(self.prefix):], int(item["Size"]), str(item["ETag"]).strip('"')))
-            with self._known_lock:
-                self._known.update((info.key, info) for info in infos)
-            yield from infos
+            yield page
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return
+
+    def _infos(self, page: dict[str, Any]) -> list[ObjectInfo]:
+        infos: list[ObjectInfo] = []
+        for item in page.get("Contents", []):
+            full = str(item["Key"])
+            if not full.startswith(self.prefix) or full.endswith("/"):
+                continue
+            infos.append(ObjectInfo(full[len(self.prefix):], int(item["Size"]), str(item["ETag"]).strip('"')))
+        with self._known_lock:
+            self._known.update((info.key, info) for info in infos)
+        return infos
+
+    def _list_in_parallel(self, folders: list[str]) -> Iterator[ObjectInfo]:
+        results: queue.Queue[list[ObjectInfo] | BaseException | None] = queue.Queue()
+        stop = threading.Event()
+
+        def list_folder(folder: str) -> None:
+            try:
+                for page in self._pages(folder):
+                    if stop.is_set():
+                        return
+                    results.put(self._infos(page))
+            except BaseException as error:  # handed to the consumer, raised there
+                results.put(error)
+            finally:
+                results.put(None)
+
+        pool = ThreadPoolExecutor(max_workers=min(LISTING_THREADS, len(folders)), thread_name_prefix="kfexplorer-list")
+        for folder in folders:
+            pool.submit(list_folder, folder)
+        try:
+            running = len(folders)
+            while running:
+                item = results.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield from item
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _info(self, key: str) -> ObjectInfo:
         with self._known_lock:
