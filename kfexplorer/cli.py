@@ -247,8 +247,9 @@ def _run_gui(cache: Path | None, screenshot: Path | None, size: tuple[int, int] 
 def cmd_count(args: argparse.Namespace) -> int:
     from kfexplorer.query.model import QueryError
     from kfexplorer.services.cohort_count import count_cohort_in_cache, read_cohort_file
+    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = Path(args.cache) if args.cache else _default_cache()
+    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
     try:
         cohort = read_cohort_file(Path(args.cohort))
         result = count_cohort_in_cache(cache, cohort, attrition=args.attrition)
@@ -264,7 +265,9 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    cache = Path(args.cache) if args.cache else _default_cache()
+    from kfexplorer.sync.releases import resolve_cache_folder
+
+    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
     screenshot = Path(args.screenshot) if args.screenshot else None
     return _run_gui(cache, screenshot, args.size)
 
