@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.workspace import CacheFacts, ReleaseInfo, Workspace, has_cache
+from kfexplorer.sync.releases import current_release_id, is_release_library, release_folder
 from kfexplorer.ui.dialogs.sync_dialog import SyncDialog, SyncFunction
 from kfexplorer.ui.icon_library import themed_icon
 from kfexplorer.ui.job_signals import QtJobRunner
@@ -89,6 +90,14 @@ def cohort_size_text(counts: dict[str, int]) -> str:
     variants = counts.get("variants", 0)
     series = counts.get("imaging_series", 0)
     return f"{participants:,} participants · {variants:,} variants · {series:,} imaging series"
+
+
+def _current_release_folder(folder: Path) -> Path:
+    """A release library (several releases side by side) opens on its current release; other folders as they are."""
+    if not is_release_library(folder):
+        return folder
+    current = current_release_id(folder)
+    return release_folder(folder, current) if current is not None else folder
 
 
 def default_cache_dir() -> Path:
@@ -305,7 +314,7 @@ class MainWindow(QMainWindow):
         """Open `cache_dir` in a worker (or show the empty state when it holds no release)."""
         self._counts_ready = self._page_ready = False
         self._loaded_emitted = False
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir = _current_release_folder(Path(cache_dir)) if cache_dir is not None else None
         if not has_cache(self.cache_dir):
             self._show_no_release()
             return
@@ -442,7 +451,7 @@ class MainWindow(QMainWindow):
 
     def open_folder(self, folder: Path) -> None:
         """A cache folder opens directly; a release folder opens the Sync dialog with it as the source."""
-        if has_cache(folder):
+        if has_cache(_current_release_folder(folder)):
             self.open_cache(folder)
         elif (folder / "release.json").is_file():
             self.show_sync_dialog(str(folder))

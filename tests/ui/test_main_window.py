@@ -277,3 +277,22 @@ def test_real_sync_from_empty_state_then_resync_while_open(qtbot: QtBot, tmp_pat
     assert window.participants_panel.model.rowCount() == 35
     ids = [window.participants_panel.model.index(r, 0).data() for r in range(35)]
     assert ids == [f"PT_{i:03d}" for i in range(35)]
+
+
+def test_a_release_library_opens_on_its_current_release(qtbot: QtBot, tmp_path: Path) -> None:
+    """A cache root holding releases side by side opens on the current one (oracle: the release's own files)."""
+    import json as json_module
+
+    from kfexplorer.demo.release import generate_release
+    from kfexplorer.sync.engine import sync_release
+
+    release = tmp_path / "release"
+    generate_release(release, participants=24, occurrences=2000, seed=5, imaging=False)
+    library = tmp_path / "library"
+    sync_release(str(release), library, side_by_side=True)
+    release_id = json_module.loads((release / "release.json").read_text())["release_id"]
+    patients = sum(1 for _ in (release / "fhir" / "Patient").rglob("*.ndjson") for _ in _.read_text().splitlines())
+    window = open_window(qtbot, library)
+    assert window.release_status.text() == f"release {release_id}"
+    assert window.cache_dir is not None and window.cache_dir != library and library in window.cache_dir.parents
+    qtbot.waitUntil(lambda: window.participants_panel.model.rowCount() == patients, timeout=8000)
