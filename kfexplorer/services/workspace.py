@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from kfexplorer.query.compiler import compile_cohort
+from kfexplorer.query.model import Cohort
 from kfexplorer.store.cache import CacheBusyError, CacheMissingError, connect, database_path
 from kfexplorer.store.status import RELEASE_DATA_TABLES
 
@@ -258,8 +260,10 @@ class Workspace:
         limit: int = PAGE_SIZE,
         sort_column: str = "participant_id",
         descending: bool = False,
+        cohort: Cohort | None = None,
     ) -> ParticipantPage:
-        """One page of participants ordered by `sort_column` (a column of the table), as an Arrow table."""
+        """One page of participants ordered by `sort_column` (a column of the table), as an Arrow table;
+        with `cohort`, only its participants (`WHERE participant_id IN (<compiled cohort>)`, values bound)."""
         if offset < 0 or limit <= 0:
             raise ValueError("offset must be >= 0 and limit > 0")
         columns = self.participant_columns()
@@ -267,10 +271,15 @@ class Workspace:
             return ParticipantPage(pa.table({}), offset, sort_column, descending, 0.0)
         select = ", ".join(f'"{c}"' for c in columns)
         order_by = self._order_by(sort_column, descending)
+        where, params = "", []
+        if cohort is not None:
+            compiled = compile_cohort(cohort)
+            where, params = f' WHERE "participant_id" IN ({compiled.sql})', list(compiled.params)
         started = time.perf_counter()
         table = (
             self.cursor()
-            .sql(f"SELECT {select} FROM participants ORDER BY {order_by} LIMIT ? OFFSET ?", params=[limit, offset])
+            .sql(f"SELECT {select} FROM participants{where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+                 params=[*params, limit, offset])
             .to_arrow_table()
         )
         elapsed_ms = (time.perf_counter() - started) * 1000.0

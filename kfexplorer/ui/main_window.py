@@ -30,6 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from kfexplorer.progress import CancelToken, ProgressCallback
+from kfexplorer.query.model import Cohort
+from kfexplorer.services.cohort_count import CohortCount, count_cohort
+from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.workspace import CacheFacts, ReleaseInfo, Workspace, has_cache
 from kfexplorer.sync.releases import current_release_id, is_release_library, release_folder
@@ -44,7 +47,7 @@ from kfexplorer.ui.preview_host import ensure_application, show_preview
 from kfexplorer.ui.widgets.empty_state import EmptyState
 from kfexplorer.ui.widgets.error_notice import ErrorNotice
 from kfexplorer.ui.widgets.job_status import JobStatusWidget
-from kfexplorer.ui.widgets.query_bar import QueryBarPlaceholder
+from kfexplorer.ui.widgets.query_bar import QueryBar
 
 TAB_NAMES = ("Summary", "Participants", "Variants", "Imaging", "Compare")
 PARTICIPANTS_TAB = TAB_NAMES.index("Participants")
@@ -139,6 +142,7 @@ class MainWindow(QMainWindow):
         self._counts_ready = False
         self._page_ready = False
         self._loaded_emitted = False
+        self.cohort_state = CohortState()
 
         self._build_toolbar()
         self._build_query_bar()
@@ -151,6 +155,7 @@ class MainWindow(QMainWindow):
         self.participants_panel.model.page_loaded.connect(self._on_page_loaded)
         self.participants_panel.model.page_failed.connect(lambda _message: self._on_first_page())
         self.participants_panel.participant_selected.connect(self._on_participant_selected)
+        self.cohort_state.add_listener(self._cohort_changed)
         self.open_cache(self.cache_dir)
 
     # -- building -----------------------------------------------------------------------------------------------
@@ -219,7 +224,7 @@ class MainWindow(QMainWindow):
         bar.setObjectName("QueryToolbar")
         bar.setMovable(False)
         bar.setFloatable(False)
-        self.query_bar = QueryBarPlaceholder()
+        self.query_bar = QueryBar(self.cohort_state)
         self.query_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.query_bar)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
@@ -259,7 +264,7 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         self.facets_dock = QDockWidget("Facets", self)
         self.facets_dock.setObjectName("FacetsDock")
-        self.facets_panel = FacetsPanel()
+        self.facets_panel = FacetsPanel(self.jobs, self.cohort_state)
         self.facets_dock.setWidget(self.facets_panel)
         self.facets_dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -349,8 +354,45 @@ class MainWindow(QMainWindow):
         self.centre_stack.setCurrentWidget(self.tabs)
         self.participants_panel.set_workspace(self.workspace)
         self.participant_panel.set_workspace(self.workspace)
+        self.facets_panel.set_workspace(self.workspace)
+        if self.cohort_state.top_level():
+            self._count_cohort(self.cohort_state.cohort)
         self.workspace_opened.emit(self.workspace)
         self._maybe_loaded()
+
+    # -- cohort -------------------------------------------------------------------------------------------------
+    def _cohort_changed(self, cohort: Cohort) -> None:
+        """Re-query in the background: the table (restricted to the cohort) and the toolbar count."""
+        filtered = bool(self.cohort_state.top_level())
+        self.participants_panel.model.set_cohort(cohort if filtered else None)
+        if not filtered:
+            self.jobs.runner.cancel_key("cohort-count")
+            self.cohort_label.setEnabled(True)
+            self.cohort_label.setText("Cohort: " + cohort_size_text(self.counts) if self.workspace else
+                                      self.cohort_label.text())
+            return
+        self._count_cohort(cohort)
+
+    def _count_cohort(self, cohort: Cohort) -> None:
+        workspace = self.workspace
+        if workspace is None:
+            return
+
+        def count(_progress: ProgressCallback, cancel: CancelToken) -> CohortCount:
+            cancel.raise_if_cancelled()
+            return count_cohort(workspace.cursor(), cohort)
+
+        self.cohort_label.setEnabled(False)  # dimmed until the new count arrives
+        self.jobs.submit(count, name="Cohort count", key="cohort-count",
+                         on_finished=lambda result: self._cohort_counted(cohort, result))
+
+    def _cohort_counted(self, cohort: Cohort, result: CohortCount) -> None:
+        if cohort != self.cohort_state.cohort:
+            return
+        total = self.counts.get("participants", 0)
+        self.cohort_label.setEnabled(True)
+        self.cohort_label.setText(f"Cohort: {result.count:,} of {total:,} participants")
+        self.cohort_label.setToolTip(result.description)
 
     def _workspace_failed(self, _failure: JobFailure) -> None:
         self._open_job = None
@@ -365,6 +407,7 @@ class MainWindow(QMainWindow):
         self.cache_status.setText(f"·  cache {self.cache_dir}" if self.cache_dir else "")
         self.sync_status.setText("")
         self.participant_panel.set_workspace(None)
+        self.facets_panel.set_workspace(None)
         self._counts_ready = self._page_ready = True
         QTimer.singleShot(0, self._maybe_loaded)
 
@@ -374,7 +417,8 @@ class MainWindow(QMainWindow):
         self.release_button.setText(name)
         self.release_button.setToolTip(f"{release.title or 'Release'} · {release.release_id or '?'} · "
                                        f"cache {self.cache_dir}")
-        self.cohort_label.setText("Cohort: " + cohort_size_text(snapshot.counts))
+        if not self.cohort_state.top_level():
+            self.cohort_label.setText("Cohort: " + cohort_size_text(snapshot.counts))
         self.release_status.setText(f"release {release.release_id or '?'}")
         self.cache_status.setText(f"·  cache {format_bytes(snapshot.facts.size_bytes)}")
         self.cache_status.setToolTip(str(self.cache_dir))
@@ -394,6 +438,7 @@ class MainWindow(QMainWindow):
         workspace, self.workspace = self.workspace, None
         self.participants_panel.set_workspace(None)
         self.participant_panel.set_workspace(None)
+        self.facets_panel.set_workspace(None)
         if self._open_job is not None:
             self.jobs.cancel(self._open_job.job_id)
         pending = self.jobs.runner.active_jobs()
@@ -533,6 +578,7 @@ class MainWindow(QMainWindow):
         """Cancel jobs, wait briefly for them, close the workspace."""
         self.participants_panel.set_workspace(None)
         self.participant_panel.set_workspace(None)
+        self.facets_panel.set_workspace(None)
         self.jobs.shutdown(timeout=10.0)
         if self.workspace is not None:
             self.workspace.close()

@@ -14,6 +14,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from kfexplorer.progress import CancelToken, ProgressCallback
+from kfexplorer.query.model import Cohort
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.workspace import PAGE_SIZE, ParticipantPage, Workspace
 from kfexplorer.ui.job_signals import QtJobRunner
@@ -46,6 +47,7 @@ class ParticipantsTableModel(QAbstractTableModel):
         self._stale = False
         self._loading_job: Job | None = None
         self._job_key = f"participants-page-{id(self)}"
+        self._cohort: Cohort | None = None
 
     # -- public API ---------------------------------------------------------------------------------------------
     @property
@@ -75,6 +77,11 @@ class ParticipantsTableModel(QAbstractTableModel):
             self._cancel_loading()
             self._mark_stale()
             return
+        self.reload()
+
+    def set_cohort(self, cohort: Cohort | None) -> None:
+        """Show only `cohort`'s participants (None: everyone) and reload."""
+        self._cohort = cohort
         self.reload()
 
     def reload(self) -> None:
@@ -165,12 +172,14 @@ class ParticipantsTableModel(QAbstractTableModel):
             return
         generation = self._generation
         sort_column, descending, limit = self._sort_column, self._descending, self._page_size
+        cohort = self._cohort
 
         def fetch_page(_progress: ProgressCallback, cancel: CancelToken) -> tuple[list[str], ParticipantPage]:
             cancel.raise_if_cancelled()
             columns = workspace.participant_columns()
             column = sort_column if sort_column in columns else (columns[0] if columns else sort_column)
-            page = workspace.participants_page(offset=offset, limit=limit, sort_column=column, descending=descending)
+            page = workspace.participants_page(offset=offset, limit=limit, sort_column=column, descending=descending,
+                                              cohort=cohort)
             return columns, page
 
         was_loading = self._loading_job is not None
