@@ -39,6 +39,7 @@ from kfexplorer.sync.releases import current_release_id, is_release_library, rel
 from kfexplorer.ui.dialogs.sync_dialog import SyncDialog, SyncFunction
 from kfexplorer.ui.icon_library import themed_icon
 from kfexplorer.ui.job_signals import QtJobRunner
+from kfexplorer.ui.models.cell_format import format_bytes
 from kfexplorer.ui.panels.coming_panels import ComingPanel
 from kfexplorer.ui.panels.facets_panel import FacetsPanel
 from kfexplorer.ui.panels.participant_dock import ParticipantDetailPanel
@@ -61,15 +62,6 @@ class WorkspaceSnapshot:
     release: ReleaseInfo
     counts: dict[str, int]
     facts: CacheFacts
-
-
-def format_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def format_age_of(moment: dt.datetime | None, now: dt.datetime | None = None) -> str:

@@ -152,3 +152,12 @@ def test_years_and_ids_are_not_grouped_but_quantities_are() -> None:
     assert format_cell("member_count", 12345) == "12,345"
     assert format_cell("age_at_last_follow_up_days", 5646) == "5,646 d (15.5 y)"
     assert format_cell("is_proband", None) == "—"
+
+
+def test_sizes_read_in_binary_multiples() -> None:
+    from kfexplorer.ui.models.cell_format import format_bytes
+
+    assert format_bytes(512) == "512 bytes"
+    assert format_bytes(1536) == "1.5 KB"
+    assert format_bytes(5 * 1024**3) == "5.0 GB"
+    assert format_bytes(None) == "size unknown"

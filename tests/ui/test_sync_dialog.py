@@ -17,8 +17,9 @@ from pytestqt.qtbot import QtBot
 
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.store.cache import connect
-from kfexplorer.ui.dialogs.sync_dialog import DATA_ROLE, SyncDialog, human_size
+from kfexplorer.ui.dialogs.sync_dialog import DATA_ROLE, SyncDialog
 from kfexplorer.ui.job_signals import QtJobRunner
+from kfexplorer.ui.models.cell_format import format_bytes
 
 STUDIES = ("SD_AAAA1111", "SD_BBBB2222")
 
@@ -122,8 +123,8 @@ def test_plan_shows_the_sizes_of_the_selected_files_before_downloading(
         kind_cell, size_cell = dialog.plan_table.item(row, 0), dialog.plan_table.item(row, 2)
         assert kind_cell is not None and size_cell is not None
         shown[kind_cell.data(DATA_ROLE)] = size_cell.text()
-    assert shown["occurrences"] == human_size(files[occurrence_key])
-    assert human_size(files[occurrence_key]).endswith(("bytes", "KB"))
+    assert shown["occurrences"] == format_bytes(files[occurrence_key])
+    assert format_bytes(files[occurrence_key]).endswith(("bytes", "KB"))
     assert "not selected" in dialog.plan_label.text()
     assert not cache.exists()  # a plan downloads and writes nothing
 

@@ -41,6 +41,7 @@ from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.ui.icon_library import themed_icon
 from kfexplorer.ui.job_signals import QtJobRunner
+from kfexplorer.ui.models.cell_format import format_bytes
 from kfexplorer.ui.preview_host import ensure_application, show_preview
 from kfexplorer.ui.widgets.job_status import describe_progress
 
@@ -80,16 +81,6 @@ def report_as_json(report: Any) -> dict[str, Any]:
                 merged.update(details)
         return merged
     return dict(report) if isinstance(report, dict) else {}
-
-
-def human_size(count: int) -> str:
-    """Bytes for people, in decimal units: '512 bytes', '1.5 KB', '12.3 MB', '4.2 GB'."""
-    value = float(count)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{int(value):,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{value:,.1f} TB"
 
 
 def summarise_report(report: dict[str, Any]) -> str:
@@ -472,7 +463,7 @@ class SyncDialog(QDialog):
                                   else "release.json lists no studies: every study is synced.")
 
     def _set_plan_row(self, row: int, kind: str, label: str, objects: int, size: int, bold: bool = False) -> None:
-        cells = (QTableWidgetItem(label), QTableWidgetItem(f"{objects:,}"), QTableWidgetItem(human_size(size)))
+        cells = (QTableWidgetItem(label), QTableWidgetItem(f"{objects:,}"), QTableWidgetItem(format_bytes(size)))
         cells[0].setData(DATA_ROLE, kind)
         cells[1].setData(DATA_ROLE, objects)
         cells[2].setData(DATA_ROLE, size)
@@ -510,11 +501,11 @@ class SyncDialog(QDialog):
         skipped = report.get("skipped", {}) or {}
         excluded = report.get("excluded", {}) or {}
         deleted = report.get("deleted", {}) or {}
-        parts = [f"{int(planned.get('objects', 0)):,} objects ({human_size(int(planned.get('bytes', 0)))}) "
+        parts = [f"{int(planned.get('objects', 0)):,} objects ({format_bytes(int(planned.get('bytes', 0)))}) "
                  "to download"]
         parts.append(f"{int(skipped.get('objects', 0)):,} already in the cache")
         if excluded.get("objects"):
-            parts.append(f"{int(excluded['objects']):,} not selected ({human_size(int(excluded.get('bytes', 0)))})")
+            parts.append(f"{int(excluded['objects']):,} not selected ({format_bytes(int(excluded.get('bytes', 0)))})")
         if deleted.get("objects"):
             parts.append(f"{int(deleted['objects']):,} to remove")
         self.plan_label.setText("Release " + str(report.get("release_id", "")) + ": " + ", ".join(parts) + ".")

@@ -56,6 +56,18 @@ def format_number(value: int | float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def format_bytes(size: int | None) -> str:
+    """A size for people: '512 bytes', '1.5 KB', '12.3 MB', '4.2 GB' (binary multiples); None reads 'size unknown'."""
+    if size is None:
+        return "size unknown"
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value):,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{size:,} bytes"
+
+
 def format_age_days(days: int | float) -> str:
     """'2,345 d (6.4 y)'; under a year also reads in years with one decimal."""
     years = float(days) / DAYS_PER_YEAR

@@ -47,7 +47,13 @@ from kfexplorer.services.participant_detail import (
 )
 from kfexplorer.services.workspace import Workspace
 from kfexplorer.ui.job_signals import QtJobRunner
-from kfexplorer.ui.models.cell_format import DAYS_PER_YEAR, MISSING_TEXT, format_age_days, format_cell
+from kfexplorer.ui.models.cell_format import (
+    DAYS_PER_YEAR,
+    MISSING_TEXT,
+    format_age_days,
+    format_bytes,
+    format_cell,
+)
 from kfexplorer.ui.preview_host import ensure_application, open_preview_workspace, show_preview
 from kfexplorer.ui.widgets.empty_state import EmptyState
 
@@ -103,17 +109,6 @@ def vital_status_text(record: dict[str, Any]) -> str:
     if isinstance(age, int | float) and not isinstance(age, bool):
         text += f" at last follow-up, {format_age_days(age)}"
     return text
-
-
-def format_size(size: int | None) -> str:
-    if size is None:
-        return "size unknown"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{size:,} B"
 
 
 def breakable(text: str) -> str:
@@ -670,7 +665,7 @@ class ParticipantDetailPanel(QWidget):
         for record in detail.files:
             kind = " · ".join(html.escape(x) for x in (record.data_type, record.format) if x)
             name = breakable(record.file_name or record.file_id)
-            section.add_label(f"<b>{kind or 'file'}</b> · {format_size(record.size)}<br>{_muted(name)}",
+            section.add_label(f"<b>{kind or 'file'}</b> · {format_bytes(record.size)}<br>{_muted(name)}",
                               tooltip=record.file_id)
 
     def _bind_imaging(self, detail: ParticipantDetail) -> None:
