@@ -22,7 +22,7 @@ from variant_contract import VariantRelease, check_release
 
 from kfexplorer.demo.genes import CHROMOSOMES, GENES, domain_genes, study_domain
 from kfexplorer.demo.population import Participant, Population, build_population
-from kfexplorer.demo.variants import write_variants
+from kfexplorer.demo.variants import plan_planted_variants, write_variants
 from kfexplorer.progress import Cancelled, CancelToken, ProgressEvent
 
 N_PARTICIPANTS = 60
@@ -104,9 +104,12 @@ def test_trios_are_mendelian_consistent(generated: dict[str, Any]) -> None:
     report = generated["report"]
     assert report.trio_calls_checked > 2000
     assert report.violations == []
-    # the only alleles a child has without either parent are the planted de novo ones: few, confident, PASS
-    assert 1 <= len(report.de_novo) <= 3 * sum(len(_trios(generated["population"], s.study_id))
-                                             for s in generated["population"].studies)
+    # the only alleles a child has without either parent are exactly the planted de novo ones (child, chromosome)
+    population = generated["population"]
+    planted = sorted((population.participants[p.child].participant_id, p.chromosome)
+                     for p in plan_planted_variants(population, generated["seed"]) if p.mode == "de_novo")
+    found = sorted((child, locus.split("-")[0]) for child, locus in report.de_novo)
+    assert planted and found == planted
 
 
 def _rows(release: VariantRelease) -> dict[tuple[str, str], dict[str, Any]]:
