@@ -47,6 +47,13 @@ def _default_cache() -> Path:
     return load_settings().default_cache_dir()
 
 
+def _cache_folder(args: argparse.Namespace) -> Path:
+    """The cache a reading command works on: --cache (or the default), a release library's current release."""
+    from kfexplorer.sync.releases import resolve_cache_folder
+
+    return resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
+
+
 class _StderrProgress:
     """Prints progress to stderr at most a few times a second, only when stderr is a terminal."""
 
@@ -156,9 +163,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from kfexplorer.store.status import cache_status
-    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
+    cache = _cache_folder(args)
     status = cache_status(cache)
     if args.json:
         _print_json(status)
@@ -177,9 +183,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_evict(args: argparse.Namespace) -> int:
     from kfexplorer.sync.evict import evict
-    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
+    cache = _cache_folder(args)
 
     def items(text: str | None) -> list[str] | None:
         return [v.strip() for v in text.split(",") if v.strip()] if text is not None else None
@@ -247,9 +252,8 @@ def _run_gui(cache: Path | None, screenshot: Path | None, size: tuple[int, int] 
 def cmd_count(args: argparse.Namespace) -> int:
     from kfexplorer.query.model import QueryError
     from kfexplorer.services.cohort_count import count_cohort_in_cache, read_cohort_file
-    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
+    cache = _cache_folder(args)
     try:
         cohort = read_cohort_file(Path(args.cohort))
         result = count_cohort_in_cache(cache, cohort, attrition=args.attrition)
@@ -265,9 +269,8 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from kfexplorer.sync.releases import resolve_cache_folder
 
-    cache = resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
+    cache = _cache_folder(args)
     screenshot = Path(args.screenshot) if args.screenshot else None
     return _run_gui(cache, screenshot, args.size)
 

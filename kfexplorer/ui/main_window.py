@@ -35,7 +35,8 @@ from kfexplorer.services.cohort_count import CohortCount, count_cohort
 from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.workspace import CacheFacts, ReleaseInfo, Workspace, has_cache
-from kfexplorer.sync.releases import current_release_id, is_release_library, release_folder
+from kfexplorer.store.cache import CacheMissingError
+from kfexplorer.sync.releases import resolve_cache_folder
 from kfexplorer.ui.dialogs.sync_dialog import SyncDialog, SyncFunction
 from kfexplorer.ui.icon_library import themed_icon
 from kfexplorer.ui.job_signals import QtJobRunner
@@ -88,11 +89,11 @@ def cohort_size_text(counts: dict[str, int]) -> str:
 
 
 def _current_release_folder(folder: Path) -> Path:
-    """A release library (several releases side by side) opens on its current release; other folders as they are."""
-    if not is_release_library(folder):
+    """A release library opens on its current release; a library without one (and any other folder) as it is."""
+    try:
+        return resolve_cache_folder(folder)
+    except CacheMissingError:
         return folder
-    current = current_release_id(folder)
-    return release_folder(folder, current) if current is not None else folder
 
 
 def default_cache_dir() -> Path:
