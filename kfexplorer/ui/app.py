@@ -18,8 +18,17 @@ ACCENT_DARK = QColor("#3b82f6")
 SCREENSHOT_TIMEOUT_MS = 30_000
 
 
-def light_palette() -> QPalette:
+def _palette(roles: dict[QPalette.ColorRole, str], disabled_text: str) -> QPalette:
+    """A palette from role colours, with one colour for disabled text."""
     palette = QPalette()
+    for role, color in roles.items():
+        palette.setColor(role, QColor(color))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(disabled_text))
+    return palette
+
+
+def light_palette() -> QPalette:
     roles = {
         QPalette.ColorRole.Window: "#f5f6f8",
         QPalette.ColorRole.WindowText: "#1f2933",
@@ -41,15 +50,10 @@ def light_palette() -> QPalette:
         QPalette.ColorRole.Highlight: ACCENT.name(),
         QPalette.ColorRole.HighlightedText: "#ffffff",
     }
-    for role, color in roles.items():
-        palette.setColor(role, QColor(color))
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#8a94a3"))
-    return palette
+    return _palette(roles, disabled_text="#8a94a3")
 
 
 def dark_palette() -> QPalette:
-    palette = QPalette()
     roles = {
         QPalette.ColorRole.Window: "#1f2329",
         QPalette.ColorRole.WindowText: "#e6e9ee",
@@ -71,11 +75,7 @@ def dark_palette() -> QPalette:
         QPalette.ColorRole.Highlight: ACCENT_DARK.name(),
         QPalette.ColorRole.HighlightedText: "#ffffff",
     }
-    for role, color in roles.items():
-        palette.setColor(role, QColor(color))
-    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7c8594"))
-    return palette
+    return _palette(roles, disabled_text="#7c8594")
 
 
 def system_prefers_dark() -> bool:
