@@ -54,6 +54,17 @@ class SavedCohort:
     updated_at: str
 
 
+class CohortNameTakenError(ValueError):
+    """Another saved cohort of the same release has that name."""
+
+
+class _AnyRelease:
+    """Marker: list the saved cohorts of every release."""
+
+
+ANY_RELEASE = _AnyRelease()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -99,11 +110,32 @@ class UserDatabase:
             ).fetchone()
         return int(row[0])
 
-    def cohorts(self) -> list[SavedCohort]:
-        rows = self._con.execute(
-            "SELECT id, name, release_id, definition, created_at, updated_at FROM saved_cohorts ORDER BY name"
-        ).fetchall()
+    def cohorts(self, release_id: str | None | _AnyRelease = ANY_RELEASE) -> list[SavedCohort]:
+        """Saved cohorts by name; only those of `release_id` when given (None: saved without a release)."""
+        columns = "SELECT id, name, release_id, definition, created_at, updated_at FROM saved_cohorts"
+        if isinstance(release_id, _AnyRelease):
+            rows = self._con.execute(f"{columns} ORDER BY name").fetchall()
+        else:
+            rows = self._con.execute(f"{columns} WHERE release_id IS ? ORDER BY name", (release_id,)).fetchall()
         return [SavedCohort(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    def cohort(self, cohort_id: int) -> SavedCohort | None:
+        row = self._con.execute(
+            "SELECT id, name, release_id, definition, created_at, updated_at FROM saved_cohorts WHERE id = ?",
+            (cohort_id,),
+        ).fetchone()
+        return SavedCohort(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5]) if row else None
+
+    def rename_cohort(self, cohort_id: int, name: str) -> None:
+        """Rename a saved cohort; CohortNameTakenError when its release already has a cohort of that name."""
+        if not name.strip():
+            raise ValueError("a saved cohort needs a name")
+        try:
+            with self._con:
+                self._con.execute("UPDATE saved_cohorts SET name = ?, updated_at = ? WHERE id = ?",
+                                  (name, _now(), cohort_id))
+        except sqlite3.IntegrityError:
+            raise CohortNameTakenError(f"a saved cohort named {name!r} exists already") from None
 
     def delete_cohort(self, cohort_id: int) -> None:
         with self._con:
