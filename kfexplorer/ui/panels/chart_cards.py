@@ -1,0 +1,239 @@
+"""Chart cards for the Summary and Compare tabs: a title, a pyqtgraph plot, and a context menu that exports the
+chart as PNG / SVG and its data as CSV. Colours come from the application palette (the one the facets use), so
+light and dark themes follow the system.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from pyqtgraph import exporters
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QFont, QPainter, QPalette
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QApplication, QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
+
+# Second and further series colours (after the palette's accent): distinct in light and dark themes.
+SERIES_COLORS: tuple[str, ...] = ("#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308")
+LABEL_CHARS = 24
+
+
+def chart_colors() -> dict[str, QColor]:
+    """Accent, selected-bar, text, grid and background colours from the running application's palette."""
+    palette = QApplication.palette()
+    accent = palette.color(QPalette.ColorRole.Highlight)
+    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
+    return {
+        "accent": accent,
+        "bar": QColor(accent.red(), accent.green(), accent.blue(), 150),
+        "selected": accent.lighter(130) if dark else accent.darker(140),
+        "text": palette.color(QPalette.ColorRole.Text),
+        "muted": palette.color(QPalette.ColorRole.PlaceholderText),
+        "background": palette.color(QPalette.ColorRole.Base),
+    }
+
+
+def series_color(index: int) -> QColor:
+    """Colour of series `index` of a chart: the accent first, then SERIES_COLORS."""
+    if index == 0:
+        return chart_colors()["accent"]
+    return QColor(SERIES_COLORS[(index - 1) % len(SERIES_COLORS)])
+
+
+def short_label(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ChartCard(QFrame):
+    """A framed chart: title row and a PlotWidget; right-click exports. Subclasses fill `csv_header/csv_rows`."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ChartCard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        colors = chart_colors()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(4)
+        header = QHBoxLayout()
+        header.setSpacing(8)
+        self.title_label = QLabel(title)
+        font = QFont(self.title_label.font())
+        font.setBold(True)
+        self.title_label.setFont(font)
+        header.addWidget(self.title_label)
+        header.addStretch(1)
+        self.note_label = QLabel()
+        self.note_label.setEnabled(False)
+        header.addWidget(self.note_label)
+        layout.addLayout(header)
+        self.header_layout = header
+        self.plot = pg.PlotWidget(background=colors["background"])
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(colors["muted"])
+            axis.setTextPen(colors["text"])
+        self.plot.setMinimumHeight(200)
+        layout.addWidget(self.plot, 1)
+        self.csv_header: list[str] = []
+        self.csv_rows: list[Sequence[Any]] = []
+
+    @property
+    def title(self) -> str:
+        return self.title_label.text()
+
+    # -- export -------------------------------------------------------------------------------------------------
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = QMenu(self)
+        menu.addAction("Export PNG…", lambda: self._ask_and_export("png"))
+        menu.addAction("Export SVG…", lambda: self._ask_and_export("svg"))
+        menu.addAction("Export data as CSV…", lambda: self._ask_and_export("csv"))
+        menu.exec(event.globalPos())
+
+    def _ask_and_export(self, kind: str) -> None:
+        stem = "".join(ch if ch.isalnum() else "_" for ch in self.title.lower()).strip("_") or "chart"
+        path, _filter = QFileDialog.getSaveFileName(self, f"Export {self.title}", f"{stem}.{kind}",
+                                                    f"{kind.upper()} (*.{kind})")
+        if not path:
+            return
+        {"png": self.export_png, "svg": self.export_svg, "csv": self.export_csv}[kind](Path(path))
+
+    def export_png(self, path: Path) -> None:
+        exporter = exporters.ImageExporter(self.plot.getPlotItem())
+        exporter.parameters()["width"] = max(600, self.plot.width() * 2)
+        exporter.export(str(path))
+
+    def export_svg(self, path: Path) -> None:
+        # Qt's own SVG generator: pyqtgraph 0.14's SVGExporter cannot parse the paths Qt 6.12 writes.
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(self.plot.size())
+        generator.setViewBox(self.plot.rect())
+        generator.setTitle(self.title)
+        painter = QPainter(generator)
+        try:
+            self.plot.render(painter)
+        finally:
+            painter.end()
+
+    def export_csv(self, path: Path) -> None:
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(self.csv_header)
+            writer.writerows(self.csv_rows)
+
+
+class BarChartCard(ChartCard):
+    """Bars with labels; `bar_clicked(index, shift)` when a bar's row (or column) is clicked.
+
+    Horizontal: one row per bar, top to bottom, labels on the left axis, counts at the bar ends.
+    Vertical: one column per bar at x = `positions` (a histogram)."""
+
+    bar_clicked = Signal(int, bool)
+
+    def __init__(self, title: str, horizontal: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.horizontal = horizontal
+        self.labels: list[str] = []
+        self.counts: list[int] = []
+        self.positions: list[float] = []
+        self.selected: set[int] = set()
+        self._items: list[Any] = []
+        plot_item = self.plot.getPlotItem()
+        if horizontal:
+            plot_item.invertY(True)
+            self.plot.getAxis("left").setWidth(172)
+            self.plot.getAxis("left").setStyle(hideOverlappingLabels=False, autoExpandTextSpace=False,
+                                               textFillLimits=[(0, 1.0)])
+            self.plot.hideAxis("bottom")
+        else:
+            self.plot.getAxis("left").setWidth(40)
+        self.plot.scene().sigMouseClicked.connect(self._scene_clicked)
+        self.empty_text = pg.TextItem("", color=chart_colors()["muted"], anchor=(0.5, 0.5))
+
+    def set_bars(self, labels: Sequence[str], counts: Sequence[int], selected: set[int] | None = None,
+                 positions: Sequence[float] | None = None, note: str = "") -> None:
+        self.labels, self.counts = list(labels), [int(c) for c in counts]
+        self.positions = list(positions) if positions is not None else [float(i) for i in range(len(counts))]
+        self.selected = set(selected or ())
+        self.note_label.setText(note)
+        self.redraw()
+
+    def set_selected(self, selected: set[int]) -> None:
+        if selected != self.selected:
+            self.selected = set(selected)
+            self.redraw()
+
+    def redraw(self) -> None:
+        plot_item = self.plot.getPlotItem()
+        for item in self._items:
+            plot_item.removeItem(item)
+        self._items = []
+        colors = chart_colors()
+        count = len(self.counts)
+        if count == 0:
+            self.empty_text.setText("No data for this cohort")
+            plot_item.addItem(self.empty_text)
+            self.empty_text.setPos(0.5, 0.5)
+            plot_item.setXRange(0, 1)
+            plot_item.setYRange(0, 1)
+            self._items.append(self.empty_text)
+            return
+        brushes = [pg.mkBrush(colors["selected"] if i in self.selected else colors["bar"]) for i in range(count)]
+        pens = [pg.mkPen(colors["selected"], width=2) if i in self.selected else pg.mkPen(None)
+                for i in range(count)]
+        largest = max(max(self.counts), 1)
+        if self.horizontal:
+            bars = pg.BarGraphItem(x0=[0] * count, y=self.positions, height=0.72, width=self.counts,
+                                   brushes=brushes, pens=pens)
+            self.plot.getAxis("left").setTicks([[(p, short_label(label))
+                                                 for p, label in zip(self.positions, self.labels, strict=True)]])
+            for position, value in zip(self.positions, self.counts, strict=True):
+                text = pg.TextItem(f"{value:,}", color=colors["text"], anchor=(0, 0.5))
+                text.setPos(value + largest * 0.01, position)
+                plot_item.addItem(text)
+                self._items.append(text)
+            plot_item.setXRange(0, largest * 1.4, padding=0)
+            plot_item.setYRange(-0.6, count - 0.4, padding=0)
+        else:
+            bars = pg.BarGraphItem(x=self.positions, y0=[0] * count, width=0.9, height=self.counts,
+                                   brushes=brushes, pens=pens)
+            self.plot.getAxis("left").setTicks(None)
+            plot_item.setXRange(min(self.positions) - 0.6, max(self.positions) + 0.6, padding=0)
+            plot_item.setYRange(0, largest * 1.08, padding=0)
+        plot_item.addItem(bars)
+        self._items.append(bars)
+
+    # -- clicks -------------------------------------------------------------------------------------------------
+    def bar_at(self, view_point: QPointF) -> int | None:
+        """The bar whose row (horizontal) or column (vertical) holds `view_point`, or None."""
+        coordinate = view_point.y() if self.horizontal else view_point.x()
+        for index, position in enumerate(self.positions):
+            if abs(coordinate - position) <= 0.45:
+                return index
+        return None
+
+    def bar_view_point(self, index: int) -> QPointF:
+        """A point inside bar `index`, in view coordinates (for tests and keyboard access)."""
+        if self.horizontal:
+            return QPointF(max(self.counts[index], 1) / 2, self.positions[index])
+        return QPointF(self.positions[index], max(self.counts[index], 1) / 2)
+
+    def _scene_clicked(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self.counts:
+            return
+        view_box = self.plot.getPlotItem().getViewBox()
+        if not view_box.sceneBoundingRect().contains(event.scenePos()):
+            return
+        index = self.bar_at(view_box.mapSceneToView(event.scenePos()))
+        if index is not None:
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.bar_clicked.emit(index, shift)
