@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from variant_contract import check_release
@@ -126,7 +127,16 @@ def test_sync_then_status_reports_the_true_counts(release: Path, tmp_path: Path)
         "files": by_type["DocumentReference"] - len(list((release / "notes").rglob("*.txt"))),
         "fhir_resources": len(resources),
     }
+    # phenotypes also holds the ones the notes assert (issue #9, source 'nlp'): the curated rows equal FHIR's
+    curated = expected.pop("phenotypes")
     assert {k: tables[k] for k in expected} == expected
+    con = duckdb.connect(str(cache / "kfexplorer.duckdb"), read_only=True)
+    try:
+        by_source = dict(con.execute("SELECT source, count(*) FROM phenotypes GROUP BY source").fetchall())
+    finally:
+        con.close()
+    assert by_source["fhir"] == curated and tables["phenotypes"] == curated + by_source.get("nlp", 0)
+    assert by_source.get("nlp", 0) > 0  # the demo's notes assert phenotypes the FHIR does not carry
     assert status["quarantined"] == [] and status["warnings"] == []
     # the same release named by a file:// URL is the same source: nothing to transfer
     again = json.loads(kfexplorer("sync", release.as_uri(), "--cache", str(cache), "--json").stdout)
