@@ -72,7 +72,8 @@ class Settings:
             fixed.download_concurrency = defaults.download_concurrency
         if not 16 <= fixed.page_size <= 10_000:
             fixed.page_size = defaults.page_size
-        fixed.recent_caches = [str(p) for p in fixed.recent_caches][:20]
+        recent = [str(p) for p in fixed.recent_caches if isinstance(p, str | os.PathLike) and str(p)]
+        fixed.recent_caches = list(dict.fromkeys(recent))[:20]  # no duplicates, most recent first
         return fixed
 
     def default_cache_dir(self) -> Path:
