@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kfexplorer.query.fields import PARTICIPANT_SOURCES, FieldKind, FieldSpec, Level, field_spec
+from kfexplorer.query.hgvs import HGVS_FIELD, expand_hgvs_field
 from kfexplorer.query.model import MISSING_VALUE, Cohort, Criterion, Group, Node, Not, QueryError, Value
+from kfexplorer.query.preaggregates import CARRIER_TABLES, EXTREME_FIELDS, EXTREMES_TABLE, occurrence_value_rows
 
 ONTOLOGY_ID = re.compile(r"^(?:HP|MONDO|NCIT|ORPHA|DOID):[A-Za-z0-9_]+$")
 PORTAL_ONTOLOGY_VALUE = re.compile(r"\(((?:HP|MONDO|NCIT|ORPHA|DOID):[A-Za-z0-9_]+)\)\s*$")
@@ -244,6 +246,8 @@ def _occurrence_expression(node: Node, sources: set[str]) -> _Sql:
     if isinstance(node, Criterion):
         spec = field_spec(node.field)
         _check(spec, node)
+        if spec.name == HGVS_FIELD:  # H11: HGVS expressions become registry criteria on the same call
+            return _occurrence_expression(expand_hgvs_field(node), sources)
         sources.add(spec.source)
         if node.op == "all":
             if spec.is_list:
@@ -269,8 +273,27 @@ def _occurrence_expression(node: Node, sources: set[str]) -> _Sql:
     return _Sql("(" + joiner.join(p.text for p in parts) + ")", [x for p in parts for x in p.params])
 
 
-def _carriers(node: Node) -> _Sql:
-    """`p.participant_id IN (carriers of an occurrence satisfying node)`."""
+# --- inheritance hook (H7a): family-aware criteria are built by kfexplorer.query.inheritance --------------------
+
+
+def occurrence_filter(node: Node) -> tuple[str, list[Value], set[str]]:
+    """A predicate on one carried call `o` (joined to `v` / `c` as the returned sources say) that selects the calls
+    satisfying the occurrence-level `node`, inheritance criteria included (the variants of a cohort)."""
+    from kfexplorer.query.inheritance import occurrence_filter_sql
+
+    return occurrence_filter_sql(node, _occurrence_expression)
+
+
+def _carriers(node: Node, preaggregated: bool = False) -> _Sql:
+    """`p.participant_id IN (carriers of an occurrence satisfying node)`; over the pre-aggregated tables when
+    `preaggregated` and they give exactly the same participants."""
+    from kfexplorer.query.inheritance import carriers_sql, mentions_inheritance
+
+    if mentions_inheritance(node):
+        return _Sql(*carriers_sql(node, _occurrence_expression))
+    # --- end of the inheritance hook ---
+    if preaggregated and (fast := _preaggregated_carriers(node)) is not None:
+        return fast
     sources: set[str] = set()
     expression = _occurrence_expression(node, sources)
     joins = ""
@@ -285,31 +308,35 @@ def _carriers(node: Node) -> _Sql:
     )
 
 
-def _participant_expression(node: Node) -> _Sql:
+def _participant_expression(node: Node, preaggregated: bool = False) -> _Sql:
     if is_occurrence_level(node):
-        return _carriers(node)
+        return _carriers(node, preaggregated)
     if isinstance(node, Criterion):
         return _participant_criterion(node)
     if isinstance(node, Not):
-        inner = _participant_expression(node.child)
+        inner = _participant_expression(node.child, preaggregated)
         return _Sql(f"NOT {inner.text}", inner.params)
     if not node.children:
         return _Sql("TRUE" if node.op == "and" else "FALSE", [])
     occurrence_children = [child for child in node.children if is_occurrence_level(child)]
-    parts = [_participant_expression(child) for child in node.children if not is_occurrence_level(child)]
+    parts = [_participant_expression(child, preaggregated) for child in node.children
+             if not is_occurrence_level(child)]
     if occurrence_children:
         block: Node = occurrence_children[0] if len(occurrence_children) == 1 else Group(
             node.op, tuple(occurrence_children))
-        parts.append(_carriers(block))
+        parts.append(_carriers(block, preaggregated))
     joiner = " AND " if node.op == "and" else " OR "
     return _Sql("(" + joiner.join(p.text for p in parts) + ")", [x for p in parts for x in p.params])
 
 
-def compile_cohort(cohort: Cohort, term_labels: Mapping[str, str] | None = None) -> CompiledQuery:
+def compile_cohort(cohort: Cohort, term_labels: Mapping[str, str] | None = None, *,
+                   preaggregated: bool = False) -> CompiledQuery:
     """The SQL (and its parameters) selecting the cohort's participant ids, and its description.
 
-    Raises UnknownFieldError naming a field the registry does not know, QueryError for a malformed criterion."""
-    expression = _participant_expression(cohort.root)
+    `preaggregated`: the cache holds the tables of kfexplorer.query.preaggregates (at its version); variant
+    criteria they answer exactly are read from them. Raises UnknownFieldError naming a field the registry does
+    not know, QueryError for a malformed criterion."""
+    expression = _participant_expression(cohort.root, preaggregated)
     sql = (
         "SELECT DISTINCT p.participant_id FROM participants p "
         f"WHERE p.participant_id IS NOT NULL AND {expression.text}"
@@ -317,28 +344,109 @@ def compile_cohort(cohort: Cohort, term_labels: Mapping[str, str] | None = None)
     return CompiledQuery(sql, tuple(expression.params), describe(cohort.root, term_labels))
 
 
-def compile_facet(cohort: Cohort, field: str) -> CompiledQuery:
-    """SQL yielding (value, participants) for a categorical or boolean `field` over the cohort without its own
-    top-level criteria on that field; `participants` counts distinct participants (for occurrence-level fields:
-    carriers of a call with that value). List columns count each element."""
+def _facet_spec(field: str) -> FieldSpec:
     spec = field_spec(field)
     if spec.kind not in (FieldKind.CATEGORICAL, FieldKind.BOOLEAN):
         raise QueryError(f"field {spec.name!r} ({spec.kind.value}) has no value counts")
-    base = compile_cohort(cohort.without_field(field))
-    value = f"unnest({spec.column})" if spec.is_list else spec.column
+    return spec
+
+
+def _facet_rows(spec: FieldSpec, preaggregated: bool) -> str:
+    """SQL of (participant_id, value) rows a facet counts (occurrence-level: one per carried call or, when
+    `preaggregated`, the field's carrier table, which holds the same distinct pairs)."""
     if spec.level is Level.OCCURRENCE:
-        joins = {"variants": " LEFT JOIN variants v ON v.locus_id = o.locus_id",
-                 "consequences": " LEFT JOIN consequences c ON c.locus_id = o.locus_id"}.get(spec.source, "")
-        inner = (f"SELECT o.participant_id AS participant_id, {value} AS value FROM occurrences o{joins} "
-                 "WHERE COALESCE(o.has_alt, FALSE)")
-    else:
-        source = PARTICIPANT_SOURCES[spec.source]
-        condition = f" AND ({spec.condition})" if spec.condition else ""
-        inner = (f"SELECT {source.participant_column} AS participant_id, {value} AS value "
-                 f"FROM {source.from_sql} WHERE TRUE{condition}")
+        table = CARRIER_TABLES.get(spec.name) if preaggregated else None
+        return f"SELECT participant_id, value FROM {table}" if table else occurrence_value_rows(spec)
+    value = f"unnest({spec.column})" if spec.is_list else spec.column
+    source = PARTICIPANT_SOURCES[spec.source]
+    condition = f" AND ({spec.condition})" if spec.condition else ""
+    return (f"SELECT {source.participant_column} AS participant_id, {value} AS value "
+            f"FROM {source.from_sql} WHERE TRUE{condition}")
+
+
+def compile_facet(cohort: Cohort, field: str, *, preaggregated: bool = False) -> CompiledQuery:
+    """SQL yielding (value, participants) for a categorical or boolean `field` over the cohort without its own
+    top-level criteria on that field; `participants` counts distinct participants (for occurrence-level fields:
+    carriers of a call with that value). List columns count each element."""
+    spec = _facet_spec(field)
+    base = compile_cohort(cohort.without_field(field), preaggregated=preaggregated)
+    inner = _facet_rows(spec, preaggregated)
     sql = (f"SELECT value, count(DISTINCT participant_id) AS participants FROM ({inner}) facet "
            f"WHERE participant_id IN ({base.sql}) GROUP BY value ORDER BY participants DESC, value")
     return CompiledQuery(sql, base.params, f"{spec.label} among: {base.description}")
+
+
+def compile_facets(cohort: Cohort, fields: Sequence[str], *, preaggregated: bool = False) -> CompiledQuery:
+    """ONE query for the facets of several `fields` (each as compile_facet says): it yields one row whose column
+    `facet<i>` is the list of {value, participants} of fields[i], in compile_facet's order (NULL for none).
+    Facets whose cohorts-without-their-field are the same share one materialized evaluation of it."""
+    bases: dict[tuple[str, tuple[Value, ...]], int] = {}
+    ctes: list[str] = []
+    params: list[Value] = []
+    columns: list[str] = []
+    for index, field in enumerate(fields):
+        spec = _facet_spec(field)
+        base = compile_cohort(cohort.without_field(field), preaggregated=preaggregated)
+        key = (base.sql, base.params)
+        if key not in bases:
+            bases[key] = len(bases)
+            ctes.append(f"base{bases[key]} AS MATERIALIZED ({base.sql})")
+            params += base.params
+        columns.append(
+            "(SELECT list({'value': value, 'participants': participants} ORDER BY participants DESC, value) "
+            f"FROM (SELECT value, count(DISTINCT participant_id) AS participants FROM ({_facet_rows(spec, preaggregated)})"
+            f" facet WHERE participant_id IN (SELECT participant_id FROM base{bases[key]}) GROUP BY value))"
+            f" AS facet{index}")
+    if not columns:
+        raise QueryError("no facet fields")
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(columns)}"
+    return CompiledQuery(sql, tuple(params), describe(cohort.root))
+
+
+# --- fast paths over the pre-aggregated tables (kfexplorer.query.preaggregates) ------------------------------------
+
+
+def _preaggregated_carriers(node: Node) -> _Sql | None:
+    """`p.participant_id IN (…)` over the pre-aggregated tables when that gives exactly the participants the
+    per-occurrence path gives for the occurrence-level `node`; None when it cannot (the general path then runs).
+
+    Answered: `field in [v…]` for a field with a carrier table (`__missing__` too, except on list fields, whose
+    NULL lists the carrier table does not keep); `<`, `<=`, `>`, `>=` one value (optionally or missing) on a field
+    of the extremes table; an `or` of those (a union: "some call satisfies A or B" = "some call satisfies A" or
+    "some call satisfies B"). Never `and`, `not`, `all`, `not_in`, `between`: those need one call to satisfy all."""
+    if isinstance(node, Group):
+        if len(node.children) == 1:
+            return _preaggregated_carriers(node.children[0])
+        if node.op != "or" or not node.children:
+            return None
+        parts = [_preaggregated_carriers(child) for child in node.children]
+        if any(part is None for part in parts):
+            return None
+        found = [part for part in parts if part is not None]
+        return _Sql("(" + " OR ".join(p.text for p in found) + ")", [x for p in found for x in p.params])
+    if not isinstance(node, Criterion):
+        return None
+    spec = field_spec(node.field)
+    _check(spec, node)
+    present, with_missing = _split_missing(node.values)
+    table = CARRIER_TABLES.get(spec.name)
+    if table is not None and node.op == "in" and spec.kind is FieldKind.CATEGORICAL:
+        if with_missing and spec.is_list:
+            return None
+        values = _typed(spec, present)
+        conditions = ([f"value IN ({_placeholders(len(values))})"] if values else []) + (
+            ["value IS NULL"] if with_missing else [])
+        return _Sql(f"p.participant_id IN (SELECT participant_id FROM {table} WHERE {' OR '.join(conditions)})",
+                    values)
+    columns = EXTREME_FIELDS.get(spec.name)
+    if columns is not None and node.op in ("<", "<=", ">", ">=") and len(present) == 1:
+        bound = columns.minimum if node.op in ("<", "<=") else columns.maximum
+        condition = f"COALESCE({bound} {node.op} ?, FALSE)"
+        if with_missing:
+            condition = f"({condition} OR {columns.missing})"
+        return _Sql(f"p.participant_id IN (SELECT participant_id FROM {EXTREMES_TABLE} WHERE {condition})",
+                    _typed(spec, present))
+    return None
 
 
 def attrition_steps(cohort: Cohort) -> list[tuple[Node, Cohort]]:

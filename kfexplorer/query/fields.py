@@ -62,6 +62,7 @@ PARTICIPANT_SOURCES: dict[str, ParticipantSource] = {
     "files": ParticipantSource("files f", "f.participant_id"),
     "imaging_studies": ParticipantSource("imaging_studies ist", "ist.participant_id"),
     "imaging_series": ParticipantSource("imaging_series ise", "ise.participant_id"),
+    "imaging_instances": ParticipantSource("imaging_instances ii", "ii.participant_id"),
 }
 
 # Occurrence-level sources and the alias their columns use in the compiled occurrence query.
@@ -169,12 +170,22 @@ FIELDS: tuple[FieldSpec, ...] = (
     _p("imaging.modality", "Imaging modality", C, "imaging_series", "ise.modality", "imaging.modality"),
     _p("imaging.body_part", "Imaging body part", C, "imaging_series", "ise.body_part", "imaging.body_part"),
     _p("imaging.age_at_scan_days", "Age at scan", N, "imaging_studies", "ist.age_at_scan_days", unit="days"),
+    _p("imaging.series_description", "Series description", C, "imaging_instances", "ii.series_description",
+       "imaging.series_description"),
+    _p("imaging.manufacturer", "Imaging manufacturer", C, "imaging_instances", "ii.manufacturer",
+       "imaging.manufacturer"),
+    _p("imaging.magnetic_field_strength", "Magnetic field strength", N, "imaging_instances",
+       "ii.magnetic_field_strength", "imaging.magnetic_field_strength", unit="T"),
+    _p("imaging.has_imaging", "Has imaging", B, "participants",
+       "(EXISTS (SELECT 1 FROM imaging_instances hi WHERE hi.participant_id = p.participant_id) OR "
+       "EXISTS (SELECT 1 FROM imaging_series hs WHERE hs.participant_id = p.participant_id))", "imaging.has_imaging"),
     # variant (one row per variant)
     _o("variant.region", "Region", R, "occurrences", "o.start", "locus"),
     _o("variant.chromosome", "Chromosome", C, "occurrences", "o.chromosome", "chromosome"),
     _o("variant.locus_id", "Variant", ID, "occurrences", "o.locus_id", "locus_id"),
     _o("variant.rsnumber", "rsID", ID, "variants", "v.rsnumber", "rsnumber"),
     _o("variant.hgvsg", "HGVSg", T, "variants", "v.hgvsg", "hgvsg"),
+    _o("variant.hgvs", "HGVS", ID, "variants", "v.hgvsg", "hgvs"),  # H11: expanded by kfexplorer.query.hgvs
     _o("variant.variant_class", "Variant class", C, "variants", "v.variant_class", "variant_class"),
     _o("variant.max_impact", "Most severe impact", C, "variants", "v.max_impact", "max_impact"),
     _o("variant.clinvar_sig", "ClinVar", C, "variants", "v.clinvar_sig", "clinvar.clin_sig", is_list=True),
@@ -203,6 +214,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     _o("consequence.mane_select", "MANE Select", B, "consequences", "c.mane_select", "genes.consequences.mane_select"),
     _o("consequence.hgvsc", "HGVSc", T, "consequences", "c.hgvsc", "genes.consequences.hgvsc"),
     _o("consequence.hgvsp", "HGVSp", T, "consequences", "c.hgvsp", "genes.consequences.hgvsp"),
+    _o("consequence.transcript_id", "Transcript", ID, "consequences", "c.ensembl_transcript_id",
+       "genes.consequences.ensembl_transcript_id"),  # H11: HGVS c. / p. on a named transcript
     _o("consequence.biotype", "Biotype", C, "consequences", "c.biotype", "genes.biotype"),
     # occurrence (the participant's call)
     _o("occurrence.zygosity", "Zygosity", C, "occurrences", "o.zygosity", "studies.zygosity", "zygosity"),
@@ -218,6 +231,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     _o("occurrence.transmission_mode", "Transmission", C, "occurrences", "o.transmission_mode",
        "studies.transmission", "transmission"),
     _o("occurrence.study_id", "Study of the call", C, "occurrences", "o.study_id", "studies.study_id"),
+    # inheritance (H7a): family-aware modes built by kfexplorer.query.inheritance, never from this column
+    _o("inheritance", "Inheritance", C, "occurrences", "NULL", "inheritance"),
 )
 
 FIELDS_BY_NAME: dict[str, FieldSpec] = {spec.name: spec for spec in FIELDS}
