@@ -36,6 +36,7 @@ from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
 from kfexplorer.query.compiler import compile_cohort, compile_facet
 from kfexplorer.query.fields import PARTICIPANT_SOURCES, FieldKind, FieldSpec, Level, field_spec
 from kfexplorer.query.model import MISSING_VALUE, Cohort, Value
+from kfexplorer.store.preaggregates import preaggregates_ready
 
 DEFAULT_BINS = 20
 # Fields whose values span orders of magnitude (allele frequencies): binned on log10(value).
@@ -194,9 +195,9 @@ def _field_rows_sql(spec: FieldSpec) -> str:
             f"FROM {source.from_sql} WHERE {source.participant_column} IS NOT NULL{condition}")
 
 
-def _cohort_rows(cohort: Cohort, spec: FieldSpec) -> tuple[str, list[Value]]:
+def _cohort_rows(cohort: Cohort, spec: FieldSpec, preaggregated: bool = False) -> tuple[str, list[Value]]:
     """The field's rows restricted to the cohort without the field's own criteria."""
-    base = compile_cohort(cohort.without_field(spec.name))
+    base = compile_cohort(cohort.without_field(spec.name), preaggregated=preaggregated)
     sql = f"SELECT participant_id, value FROM ({_field_rows_sql(spec)}) f WHERE participant_id IN ({base.sql})"
     return sql, list(base.params)
 
@@ -209,7 +210,7 @@ def value_counts(con: duckdb.DuckDBPyConnection, cohort: Cohort, field_name: str
     spec = field_spec(field_name)
     if spec.level is Level.OCCURRENCE and spec.kind in (FieldKind.CATEGORICAL, FieldKind.BOOLEAN):
         pairs = carrier_pairs(con, spec)
-        base = compile_cohort(cohort.without_field(field_name))
+        base = compile_cohort(cohort.without_field(field_name), preaggregated=preaggregates_ready(con))
         with _registered(con, pairs) as view:
             rows = con.execute(
                 f"SELECT value, count(DISTINCT participant_id) AS participants FROM {view} "
@@ -217,7 +218,7 @@ def value_counts(con: duckdb.DuckDBPyConnection, cohort: Cohort, field_name: str
                 list(base.params),
             ).fetchall()
     else:
-        compiled = compile_facet(cohort, field_name)
+        compiled = compile_facet(cohort, field_name, preaggregated=preaggregates_ready(con))
         rows = con.execute(compiled.sql, list(compiled.params)).fetchall()
     return [ValueCount(_as_value(value), int(count)) for value, count in rows]
 
@@ -335,7 +336,7 @@ def term_tree(con: duckdb.DuckDBPyConnection, cohort: Cohort, field_name: str) -
     spec = field_spec(field_name)
     if spec.kind is not FieldKind.ONTOLOGY or spec.ontology is None:
         raise ValueError(f"field {field_name!r} is not an ontology field")
-    rows_sql, params = _cohort_rows(cohort, spec)
+    rows_sql, params = _cohort_rows(cohort, spec, preaggregates_ready(con))
     sql = f"""
         WITH present AS (SELECT DISTINCT participant_id, value AS term_id FROM ({rows_sql}) r
                          WHERE value IS NOT NULL),
@@ -401,7 +402,7 @@ def histogram(con: duckdb.DuckDBPyConnection, cohort: Cohort, field_name: str, b
     log_scale = spec.name in LOG_SCALE_FIELDS
     if spec.level is Level.OCCURRENCE:
         return _carrier_histogram(con, cohort, spec, bins)
-    rows_sql, params = _cohort_rows(cohort, spec)
+    rows_sql, params = _cohort_rows(cohort, spec, preaggregates_ready(con))
     scaled = _scaled_value(log_scale)
     summary = con.execute(
         f"SELECT min({scaled}), max({scaled}), count(DISTINCT participant_id) FILTER (WHERE value IS NOT NULL), "
@@ -435,7 +436,7 @@ def _carrier_histogram(con: duckdb.DuckDBPyConnection, cohort: Cohort, spec: Fie
     """An occurrence-level field's histogram: the cohort's participants among the memoised (participant, bin)."""
     log_scale = spec.name in LOG_SCALE_FIELDS
     table, edges_scaled = carrier_bins(con, spec, bins)
-    base = compile_cohort(cohort.without_field(spec.name))
+    base = compile_cohort(cohort.without_field(spec.name), preaggregated=preaggregates_ready(con))
     with _registered(con, table) as view:
         rows = con.execute(
             f"SELECT bin, count(DISTINCT participant_id) FROM {view} WHERE participant_id IN ({base.sql}) "

@@ -20,6 +20,7 @@ import pyarrow as pa
 from kfexplorer.query.compiler import compile_cohort
 from kfexplorer.query.model import Cohort
 from kfexplorer.store.cache import CacheBusyError, CacheMissingError, connect, database_path
+from kfexplorer.store.preaggregates import preaggregates_ready
 from kfexplorer.store.status import RELEASE_DATA_TABLES
 
 # Preferred order of the participant columns; columns the cache has beyond these follow in table order.
@@ -273,7 +274,7 @@ class Workspace:
         order_by = self._order_by(sort_column, descending)
         where, params = "", []
         if cohort is not None:
-            compiled = compile_cohort(cohort)
+            compiled = compile_cohort(cohort, preaggregated=preaggregates_ready(self.cursor()))
             where, params = f' WHERE "participant_id" IN ({compiled.sql})', list(compiled.params)
         started = time.perf_counter()
         table = (
