@@ -259,12 +259,43 @@ def cmd_count(args: argparse.Namespace) -> int:
         result = count_cohort_in_cache(cache, cohort, attrition=args.attrition)
     except QueryError as exc:
         raise CommandError(f"cohort {args.cohort}: {exc}") from exc
+    from kfexplorer.export.sidecar import read_sidecar, reproduction_warnings
+
+    sidecar = read_sidecar(Path(args.cohort))  # an export's FILE.cohort.json: does the count reproduce it?
+    for warning in reproduction_warnings(sidecar, result.release_id, result.participants_sha256) if sidecar else ():
+        print(f"kfexplorer: warning: {warning}", file=sys.stderr)
     if args.json:
         _print_json(result.to_json())
         return 0
     print(f"{result.count:,} participants: {result.description}")
     for step in result.attrition or ():
         print(f"  {step.count:>10,}  {step.criterion}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from kfexplorer.export.cohort_export import export_cohort_in_cache
+    from kfexplorer.export.cohort_import import read_cohort_or_list
+    from kfexplorer.export.cohort_rows import ExportError
+    from kfexplorer.query.model import Cohort, QueryError
+
+    cache = _cache_folder(args)
+    try:
+        cohort = read_cohort_or_list(Path(args.cohort)) if args.cohort else Cohort()
+    except QueryError as exc:
+        raise CommandError(f"cohort {args.cohort}: {exc}") from exc
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    try:
+        result = export_cohort_in_cache(cache, cohort, args.what, Path(args.out), file_format=args.format,
+                                        columns=columns, safe=False if args.no_safe else None,
+                                        progress=_StderrProgress(not args.json))
+    except (ExportError, QueryError) as exc:
+        raise CommandError(str(exc)) from exc
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(f"wrote {result.rows:,} {args.what} rows of {result.participants:,} participants to {result.path} "
+              f"({result.bytes:,} bytes, {result.file_format}) and the sidecar {result.sidecar}")
     return 0
 
 
@@ -308,6 +339,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"outputs:\n  release     {release}\n  cache       {cache}\n  status      {base / 'status.json'}\n"
           f"  screenshot  {screenshot}")
     return code
+
+
+def cmd_dicom_render(args: argparse.Namespace) -> int:
+    from kfexplorer.imaging.display import DisplayError
+    from kfexplorer.imaging.render_file import render_path, write_png
+
+    if (args.window is None) != (args.level is None):
+        raise CommandError("--window and --level go together")
+    window = (args.level, args.window) if args.window is not None else None
+    try:
+        image = render_path(Path(args.path), preset=args.preset, window=window, frame=args.frame)
+    except DisplayError as exc:
+        raise CommandError(str(exc)) from None
+    write_png(image, Path(args.out))
+    print(f"wrote {args.out} ({image.shape[1]}×{image.shape[0]}, {'RGB' if image.ndim == 3 else '8-bit grey'})")
+    return 0
+
+
+def cmd_dicom_deidentify(args: argparse.Namespace) -> int:
+    from kfexplorer.config import data_dir
+    from kfexplorer.imaging.deidentify import deidentify_series, read_or_create_salt
+    from kfexplorer.imaging.display import DisplayError
+    from kfexplorer.imaging.render_file import participant_key_for, series_files
+
+    series = Path(args.series_dir)
+    files = series_files(series) if series.is_dir() else [series]
+    if not files:
+        raise CommandError(f"{series} holds no DICOM files")
+    salt_path = data_dir() / "deidentify_salt.bin"
+    key = args.participant_key or participant_key_for(series, read_or_create_salt(salt_path))
+    try:
+        written = deidentify_series(files, Path(args.out), key, salt_path, allow_burned_in=args.allow_burned_in)
+    except DisplayError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"wrote {len(written)} de-identified files to {args.out} (participant key {key})")
+    return 0
+
+
+def cmd_nlp_extract(args: argparse.Namespace) -> int:
+    from kfexplorer.nlp.file_extraction import extract_files, format_listing
+
+    rows = extract_files(args.files)
+    if args.json:
+        _print_json(rows)
+    else:
+        print(format_listing(args.files, rows))
+    return 0
 
 
 # --- parser ---------------------------------------------------------------------------------------------------
@@ -373,6 +451,23 @@ def build_parser() -> argparse.ArgumentParser:
     cnt.add_argument("--json", action="store_true")
     cnt.set_defaults(func=cmd_count)
 
+    exp = sub.add_parser("export", help="export a cohort's rows (CSV, TSV, Parquet), file manifest or FHIR Group, "
+                         "with a FILE.cohort.json sidecar that `count --cohort` reproduces")
+    exp.add_argument("--cache")
+    exp.add_argument("--cohort", help="cohort file (our JSON, a SQON, a sidecar) or a list of participant ids "
+                     "(default: every participant)")
+    exp.add_argument("--what", required=True, choices=("participants", "diagnoses", "phenotypes", "biospecimens",
+                                                       "files", "variants", "occurrences", "manifest", "fhir-group"))
+    exp.add_argument("--out", required=True, help="the file to write (its folder must exist)")
+    exp.add_argument("--format", choices=("csv", "tsv", "parquet"),
+                     help="default: from the file name (.tsv, .parquet), else csv; fhir-group writes JSON")
+    exp.add_argument("--columns", help="comma-separated columns (default: all; participants start with "
+                     "participant_id)")
+    exp.add_argument("--no-safe", action="store_true", help="do not neutralise text cells starting with = + - @ "
+                     "(spreadsheet safety, on by default for CSV and TSV)")
+    exp.add_argument("--json", action="store_true")
+    exp.set_defaults(func=cmd_export)
+
     evi = sub.add_parser("evict", help="remove the occurrences of some studies or chromosomes from a cache")
     evi.add_argument("--cache")
     evi.add_argument("--studies", help="comma-separated study ids, e.g. SD_A,SD_B")
@@ -396,6 +491,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--screenshot", help="render the window to this PNG and exit (always so without a display)")
     demo.add_argument("--size", type=_size)
     demo.set_defaults(func=cmd_demo)
+
+    dcm = sub.add_parser("dicom", help="DICOM tools: render a file or series to PNG, de-identify a series")
+    dcm_sub = dcm.add_subparsers(dest="dicom_command", required=True)
+    ren = dcm_sub.add_parser("render", help="render one file, or the middle slice of a series folder, to PNG")
+    ren.add_argument("path", help="a DICOM file or a series folder")
+    ren.add_argument("--out", required=True, help="PNG file to write")
+    ren_window = ren.add_mutually_exclusive_group()
+    ren_window.add_argument("--preset", choices=["brain", "subdural", "bone", "lung", "abdomen", "soft_tissue"])
+    ren_window.add_argument("--window", type=float, help="window width (with --level)")
+    ren.add_argument("--level", type=float, help="window centre (with --window)")
+    ren.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (from 0)")
+    ren.set_defaults(func=cmd_dicom_render)
+    dei = dcm_sub.add_parser("deidentify", help="write a de-identified copy of a series (PS3.15 basic profile)")
+    dei.add_argument("series_dir", help="a series folder (or one file)")
+    dei.add_argument("--out", required=True, help="folder to write into")
+    dei.add_argument("--participant-key", help="pseudonym for PatientID / PatientName (default: derived)")
+    dei.add_argument("--allow-burned-in", action="store_true",
+                     help="export files marked Burned In Annotation = YES (their pixels are not cleaned)")
+    dei.set_defaults(func=cmd_dicom_deidentify)
+
+    nlp = sub.add_parser("nlp", help="clinical-note NLP: HPO phenotype mentions with context, offline")
+    nlp_sub = nlp.add_subparsers(dest="nlp_command", required=True)
+    nlx = nlp_sub.add_parser("extract", help="print every HPO mention of text files with its context flags")
+    nlx.add_argument("files", nargs="+", metavar="FILE", help="text files (UTF-8)")
+    nlx.add_argument("--json", action="store_true", help="a JSON list of objects, one per mention")
+    nlx.set_defaults(func=cmd_nlp_extract)
     return parser
 
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from kfexplorer.export.sidecar import cohort_document
+from kfexplorer.export.sidecar import cohort_document, participants_sha256
 from kfexplorer.query.compiler import (
     attrition_steps,
     compile_cohort,
@@ -58,10 +57,6 @@ class CohortCount:
         if self.attrition is not None:
             payload["attrition"] = [{"criterion": step.criterion, "count": step.count} for step in self.attrition]
         return payload
-
-
-def participants_sha256(participant_ids: Sequence[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(participant_ids)).encode("utf-8")).hexdigest()
 
 
 def parse_cohort_document(data: Any, sets: Mapping[str, Sequence[str]] | None = None) -> Cohort:

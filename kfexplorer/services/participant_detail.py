@@ -98,11 +98,26 @@ class ImagingStudyRecord:
 
 
 @dataclass(frozen=True)
+class NoteEvidence:
+    """One HPO mention found in a note by kfexplorer.nlp (table phenotype_evidence): character span and context."""
+
+    hpo_id: str
+    label: str
+    start: int
+    end: int
+    matched_text: str
+    asserted: bool
+    flags: tuple[str, ...] = ()  # of negated, uncertain, hypothetical, family, historical
+    restates_diagnosis: bool = False
+
+
+@dataclass(frozen=True)
 class NoteRecord:
     document_id: str
     title: str | None
     path: str | None
     content_type: str | None
+    evidence: tuple[NoteEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,7 @@ class ParticipantDetail:
     imaging_studies: tuple[ImagingStudyRecord, ...] = ()
     notes: tuple[NoteRecord, ...] = ()
     timeline: tuple[TimelineEvent, ...] = field(default=())
+    note_phenotypes: tuple[PhenotypeFact, ...] = ()  # derived from the notes by kfexplorer.nlp (source 'nlp')
 
     @property
     def observed_phenotypes(self) -> tuple[PhenotypeFact, ...]:
@@ -286,6 +302,9 @@ def _diagnoses(reader: _TableReader, participant_id: str) -> tuple[DiagnosisFact
     return tuple(facts)
 
 
+NLP_PHENOTYPE_SOURCE = "nlp"  # what kfexplorer.nlp.note_phenotypes writes (not imported here: it loads spaCy)
+
+
 def _phenotypes(reader: _TableReader, participant_id: str) -> tuple[PhenotypeFact, ...]:
     rows = reader.select(
         "phenotypes", ("hpo_id", "label", "observed", "age_at_event_days", "source", "derived"),
@@ -342,11 +361,28 @@ def _imaging(reader: _TableReader, participant_id: str) -> tuple[ImagingStudyRec
     return tuple(records)
 
 
+_EVIDENCE_FLAGS = ("negated", "uncertain", "hypothetical", "family", "historical")
+
+
+def _note_evidence(reader: _TableReader, participant_id: str) -> dict[str, tuple[NoteEvidence, ...]]:
+    rows = reader.select("phenotype_evidence", ("document_id", "hpo_id", "label", "start_char", "end_char",
+                                                "matched_text", "asserted", "restates_diagnosis", *_EVIDENCE_FLAGS),
+                         "participant_id", [participant_id], order_by=("document_id", "start_char", "hpo_id"))
+    found: dict[str, list[NoteEvidence]] = {}
+    for r in rows:
+        found.setdefault(str(r["document_id"]), []).append(NoteEvidence(
+            hpo_id=str(r["hpo_id"]), label=str(r["label"] or r["hpo_id"]), start=_as_int(r["start_char"]) or 0,
+            end=_as_int(r["end_char"]) or 0, matched_text=str(r["matched_text"] or ""), asserted=bool(r["asserted"]),
+            flags=tuple(f for f in _EVIDENCE_FLAGS if r[f]), restates_diagnosis=bool(r["restates_diagnosis"])))
+    return {document_id: tuple(items) for document_id, items in found.items()}
+
+
 def _notes(reader: _TableReader, participant_id: str) -> tuple[NoteRecord, ...]:
     rows = reader.select("notes", ("document_id", "title", "path", "content_type"), "participant_id",
                          [participant_id], order_by=("title", "document_id"))
-    return tuple(NoteRecord(str(r["document_id"]), _text(r["title"]), _text(r["path"]), _text(r["content_type"]))
-                 for r in rows)
+    evidence = _note_evidence(reader, participant_id)
+    return tuple(NoteRecord(str(r["document_id"]), _text(r["title"]), _text(r["path"]), _text(r["content_type"]),
+                            evidence.get(str(r["document_id"]), ())) for r in rows)
 
 
 def build_timeline(detail: ParticipantDetail) -> tuple[TimelineEvent, ...]:
@@ -388,13 +424,15 @@ def load_participant_detail(
     if participant is None:
         return None
     pid = str(participant.get("participant_id") or participant_id)
+    all_phenotypes = _phenotypes(reader, pid)
     detail = ParticipantDetail(
         participant_id=pid,
         participant=participant,
         study=_study(reader, participant.get("study_id")),
         family=_family(reader, pid, participant),
         diagnoses=_diagnoses(reader, pid),
-        phenotypes=_phenotypes(reader, pid),
+        phenotypes=tuple(p for p in all_phenotypes if p.source != NLP_PHENOTYPE_SOURCE),
+        note_phenotypes=tuple(p for p in all_phenotypes if p.source == NLP_PHENOTYPE_SOURCE),
         specimens=_specimens(reader, pid),
         files=_files(reader, pid),
         imaging_studies=_imaging(reader, pid),
@@ -421,7 +459,7 @@ def read_note_text(cache_dir: Path, note_path: str, limit: int = NOTE_TEXT_LIMIT
 
 
 __all__ = [
-    "DiagnosisFact", "FamilyInfo", "FamilyMember", "FileRecord", "ImagingStudyRecord", "NoteRecord",
+    "DiagnosisFact", "FamilyInfo", "FamilyMember", "FileRecord", "ImagingStudyRecord", "NoteEvidence", "NoteRecord",
     "ParticipantDetail", "PhenotypeFact", "SpecimenRecord", "StudyInfo", "TIMELINE_KINDS", "TimelineEvent",
     "UnsafePathError", "build_timeline", "load_participant_detail", "read_note_text",
 ]

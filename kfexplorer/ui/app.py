@@ -57,13 +57,14 @@ def dark_palette() -> QPalette:
     roles = {
         QPalette.ColorRole.Window: "#1f2329",
         QPalette.ColorRole.WindowText: "#e6e9ee",
-        QPalette.ColorRole.Base: "#17191d",
-        QPalette.ColorRole.AlternateBase: "#1d2026",
+        # Base lighter than Window: Fusion outlines check boxes and fields in Window.darker(140)
+        QPalette.ColorRole.Base: "#292e36",
+        QPalette.ColorRole.AlternateBase: "#2e343d",
         QPalette.ColorRole.ToolTipBase: "#2a2f37",
         QPalette.ColorRole.ToolTipText: "#e6e9ee",
         QPalette.ColorRole.PlaceholderText: "#7c8594",
         QPalette.ColorRole.Text: "#e6e9ee",
-        QPalette.ColorRole.Button: "#2a2f37",
+        QPalette.ColorRole.Button: "#323842",
         QPalette.ColorRole.ButtonText: "#e6e9ee",
         QPalette.ColorRole.BrightText: "#ffffff",
         QPalette.ColorRole.Light: "#3a404a",
@@ -83,8 +84,36 @@ def system_prefers_dark() -> bool:
     return hints.colorScheme() == Qt.ColorScheme.Dark
 
 
+def palette_for_theme(theme: str) -> QPalette:
+    """The palette of a settings theme: "light", "dark", or "system" (the OS colour scheme)."""
+    if theme == "dark":
+        return dark_palette()
+    if theme == "light":
+        return light_palette()
+    return dark_palette() if system_prefers_dark() else light_palette()
+
+
+def current_theme(app: QApplication) -> str:
+    theme = app.property("kf_theme")
+    return theme if isinstance(theme, str) and theme else "system"
+
+
+def apply_theme(app: QApplication, theme: str) -> None:
+    """Switch the palette live; "system" keeps following the OS colour scheme (see apply_system_palette)."""
+    app.setProperty("kf_theme", theme)
+    app.setPalette(palette_for_theme(theme))
+
+
 def apply_system_palette(app: QApplication) -> None:
-    app.setPalette(dark_palette() if system_prefers_dark() else light_palette())
+    """The OS colour scheme changed: follow it unless the user chose light or dark."""
+    if current_theme(app) == "system":
+        app.setPalette(palette_for_theme("system"))
+
+
+def _settings_theme() -> str:
+    from kfexplorer.config import load_settings
+
+    return load_settings().theme
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -95,7 +124,7 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setOrganizationName("kfexplorer")
     app.setApplicationDisplayName("kfexplorer")
     app.setStyle("Fusion")
-    apply_system_palette(app)
+    apply_theme(app, current_theme(app) if existing is app else _settings_theme())
     if not getattr(app, "_kf_palette_hooked", False):
         QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: apply_system_palette(app))
         app._kf_palette_hooked = True  # type: ignore[attr-defined]
@@ -137,13 +166,18 @@ def _qt_message_to_log(mode: QtMsgType, _context: object, message: str) -> None:
 def run_gui(cache_dir: Path | None, screenshot: Path | None = None, size: tuple[int, int] | None = None) -> int:
     """Open the main window on `cache_dir`; with `screenshot`, save the loaded window as PNG and return."""
     from kfexplorer.ui.main_window import MainWindow
+    from kfexplorer.ui.widgets.dicom_decode_pool import start_decode_pool, stop_decode_pool
     from kfexplorer.ui.widgets.error_notice import install_excepthook
 
+    if screenshot is None:
+        start_decode_pool()  # spawned DICOM decode workers, warming up while the window opens
     previous_handler = qInstallMessageHandler(_qt_message_to_log)
     app = create_application(sys.argv[:1])
     window = MainWindow(cache_dir)
     restore_hook = install_excepthook(window.error_notice)
-    window.resize(*(size or (1440, 900)))
+    layout_restored = window.desktop.enable_persistence()  # recent workspaces, this workspace's layout
+    if size is not None or not layout_restored:  # else the workspace's remembered geometry
+        window.resize(*(size or (1440, 900)))
     try:
         if screenshot is not None:
             window.show()
@@ -160,3 +194,4 @@ def run_gui(cache_dir: Path | None, screenshot: Path | None = None, size: tuple[
         window.deleteLater()
         QApplication.processEvents()
         qInstallMessageHandler(previous_handler)
+        stop_decode_pool()

@@ -36,3 +36,39 @@ def test_fhir_bench_runs_and_agrees(tmp_path: Path) -> None:
     assert payload["resources"] == lines > 0
     assert [r["scenario"] for r in payload["results"]] == ["ingest NDJSON → clinical tables",
                                                            "ingest vs. full R4B validation"]
+
+
+def test_export_bench_runs_and_agrees(tmp_path: Path) -> None:
+    payload = run_bench("export", 20000, tmp_path)
+    assert [r["scenario"] for r in payload["results"]] == ["cohort export, all calls → csv",
+                                                           "cohort export, all calls → parquet"]
+    assert payload["memory"]["csv"]["rows"] > 0 and payload["memory"]["csv"]["bytes_written"] > 0
+
+
+def test_query_bench_runs_and_agrees(tmp_path: Path) -> None:
+    payload = run_bench("query", 20000, tmp_path)
+    names = {r["scenario"] for r in payload["results"]}
+    assert {"cohort count, gene panel", "facet refresh, 5 facets"} <= names
+    assert {r["peer"] for r in payload["results"]} == {"hand-written SQL", "polars"}
+    assert [a["scenario"] for a in payload["absolute"]][-1] == "facet refresh, 5 facets"
+
+
+def test_imaging_bench_runs_and_agrees(tmp_path: Path) -> None:
+    payload = run_bench("imaging", 12, tmp_path)
+    assert [r["scenario"] for r in payload["results"]] == ["first image (middle slice, windowed)",
+                                                           "whole volume (12 × 512²)"]
+    assert payload["memory"]["volume_mb"] == 6.0 and payload["absolute"]["volume_ms"] > 0
+
+
+def test_variants_bench_runs_and_agrees(tmp_path: Path) -> None:
+    payload = run_bench("variants", 20000, tmp_path)
+    assert [r["scenario"] for r in payload["results"]] == [
+        "build variants table (everyone, by carriers)", "page fetch, scrolling on", "jump to a random row",
+        "top genes, 500-participant cohort", "comp-het over all families"]
+    assert payload["variants"] > 0 and set(payload["absolute_ms"]) == set(payload["goals_ms_at_100M"])
+
+
+def test_nlp_bench_runs_and_agrees(tmp_path: Path) -> None:
+    payload = run_bench("nlp", 60, tmp_path)
+    assert payload["accuracy"]["labelled_set"]["notes"] >= 60 and payload["accuracy"]["demo_notes"]["notes"] > 0
+    assert payload["notes_per_s"] > 0 and payload["peer_notes_per_s"] > 0

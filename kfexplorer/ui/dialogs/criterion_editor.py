@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,6 +37,9 @@ from PySide6.QtWidgets import (
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.query.compiler import ontology_term_id, parse_region
 from kfexplorer.query.fields import FIELDS, FieldKind, FieldSpec, field_spec
+from kfexplorer.query.hgvs import HGVS_FIELD, hgvs_criterion
+from kfexplorer.query.inheritance import FIELD as INHERITANCE_FIELD
+from kfexplorer.query.inheritance import MODE_LABELS, MODES, InheritanceSettings, parse_values
 from kfexplorer.query.model import Cohort, Criterion, QueryError, Value
 from kfexplorer.services.cohort_count import facet_counts
 from kfexplorer.services.jobs import JobFailure
@@ -46,6 +51,7 @@ CATEGORY_TITLES: dict[str, str] = {
     "participant": "Participant", "family": "Family", "study": "Study", "diagnosis": "Diagnosis",
     "phenotype": "Phenotype", "biospecimen": "Biospecimen", "file": "Data files", "imaging": "Imaging",
     "variant": "Variant", "consequence": "Variant consequence", "occurrence": "Variant call",
+    "inheritance": "Inheritance (family)",
 }
 
 OPERATOR_TITLES: dict[str, str] = {
@@ -114,6 +120,7 @@ class CriterionEditor(QDialog):
         self._build_range_page()
         self._build_ontology_page()
         self._build_text_page()
+        self._build_inheritance_page()
         self.error_label = QLabel()
         self.error_label.setObjectName("EditorError")
         self.error_label.setWordWrap(True)
@@ -230,6 +237,55 @@ class CriterionEditor(QDialog):
         self.text_page = page
         self.pages.addWidget(page)
 
+    def _build_inheritance_page(self) -> None:
+        """The five inheritance modes as checkboxes, and the parent thresholds of de novo (H11)."""
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        hint = QLabel("Calls that fit any checked mode, from the zygosity, GQ and DP of the participant and the "
+                      "parents; combine with other variant criteria (they choose the qualifying calls).")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        self.mode_boxes: dict[str, QCheckBox] = {}
+        for mode in MODES:
+            box = QCheckBox(MODE_LABELS[mode])
+            box.setObjectName(f"InheritanceMode_{mode}")
+            self.mode_boxes[mode] = box
+            layout.addWidget(box)
+        form = QFormLayout()
+        defaults = InheritanceSettings()
+        self.parent_gq_spin = QSpinBox()
+        self.parent_gq_spin.setRange(0, 99)
+        self.parent_gq_spin.setValue(defaults.min_parent_gq)
+        self.parent_gq_spin.setToolTip("de novo: each parent's genotype quality at least this")
+        self.parent_dp_spin = QSpinBox()
+        self.parent_dp_spin.setRange(0, 10_000)
+        self.parent_dp_spin.setValue(defaults.min_parent_dp)
+        self.parent_dp_spin.setToolTip("de novo: each parent's read depth at least this")
+        form.addRow("Parents' GQ at least (de novo)", self.parent_gq_spin)
+        form.addRow("Parents' DP at least (de novo)", self.parent_dp_spin)
+        layout.addLayout(form)
+        layout.addStretch(1)
+        self.inheritance_page = page
+        self.pages.addWidget(page)
+
+    def inheritance_values(self) -> list[Value]:
+        """The checked modes, then the thresholds that differ from the defaults (`min_parent_gq=30`)."""
+        values: list[Value] = [mode for mode, box in self.mode_boxes.items() if box.isChecked()]
+        defaults = InheritanceSettings()
+        if self.parent_gq_spin.value() != defaults.min_parent_gq:
+            values.append(f"min_parent_gq={self.parent_gq_spin.value()}")
+        if self.parent_dp_spin.value() != defaults.min_parent_dp:
+            values.append(f"min_parent_dp={self.parent_dp_spin.value()}")
+        return values
+
+    def _load_inheritance(self, item: Criterion) -> None:
+        parsed = parse_values(item)
+        for mode, box in self.mode_boxes.items():
+            box.setChecked(mode in parsed.modes)
+        self.parent_gq_spin.setValue(parsed.settings.min_parent_gq)
+        self.parent_dp_spin.setValue(parsed.settings.min_parent_dp)
+
     # -- field and operator -------------------------------------------------------------------------------------
     @property
     def spec(self) -> FieldSpec:
@@ -266,14 +322,21 @@ class CriterionEditor(QDialog):
         self.text_box.clear()
         self.low_edit.clear()
         self.high_edit.clear()
+        for box in self.mode_boxes.values():
+            box.setChecked(False)
+        defaults = InheritanceSettings()
+        self.parent_gq_spin.setValue(defaults.min_parent_gq)
+        self.parent_dp_spin.setValue(defaults.min_parent_dp)
         self._operator_changed()
-        if spec.kind in (FieldKind.CATEGORICAL, FieldKind.BOOLEAN):
+        if spec.kind in (FieldKind.CATEGORICAL, FieldKind.BOOLEAN) and spec.name != INHERITANCE_FIELD:
             self._load_value_counts()
 
     def _operator_changed(self) -> None:
         spec, op = self.spec, str(self.operator_combo.currentData() or "")
         kind = spec.kind
-        if kind is FieldKind.NUMERIC and op not in ("in", "not_in"):
+        if spec.name == INHERITANCE_FIELD:
+            self.pages.setCurrentWidget(self.inheritance_page)
+        elif kind is FieldKind.NUMERIC and op not in ("in", "not_in"):
             self.pages.setCurrentWidget(self.range_page)
             self.high_edit.setVisible(op == "between")
             self.high_label.setVisible(op == "between")
@@ -295,6 +358,9 @@ class CriterionEditor(QDialog):
                 FieldKind.NUMERIC: "Numbers, one a line.",
             }
             self.text_hint.setText(hints.get(kind, ""))
+            if spec.name == HGVS_FIELD:
+                self.text_hint.setText("HGVS expressions, one a line (any matches): chr17:g.7675088C>T, "
+                                       "TP53:p.R175H or p.Arg175His, ENST…:c.524G>A, NM_…:c.524G>A.")
 
     # -- values -------------------------------------------------------------------------------------------------
     def _load_value_counts(self) -> None:
@@ -425,7 +491,9 @@ class CriterionEditor(QDialog):
         self.set_operator(item.op)
         values = [_value_key(v) for v in item.values]
         kind = self.spec.kind
-        if kind is FieldKind.NUMERIC and item.op not in ("in", "not_in"):
+        if self.spec.name == INHERITANCE_FIELD:
+            self._load_inheritance(item)
+        elif kind is FieldKind.NUMERIC and item.op not in ("in", "not_in"):
             self.low_edit.setText(values[0] if values else "")
             self.high_edit.setText(values[1] if len(values) > 1 else "")
         elif kind in (FieldKind.CATEGORICAL, FieldKind.BOOLEAN):
@@ -444,7 +512,11 @@ class CriterionEditor(QDialog):
         spec, op = self.spec, str(self.operator_combo.currentData())
         kind = spec.kind
         values: list[Value]
-        if kind is FieldKind.NUMERIC and op not in ("in", "not_in"):
+        if spec.name == INHERITANCE_FIELD:
+            values = self.inheritance_values()
+            if not any(v in MODES for v in values):
+                raise QueryError(f"{spec.label}: check at least one mode")
+        elif kind is FieldKind.NUMERIC and op not in ("in", "not_in"):
             texts = [self.low_edit.text()] + ([self.high_edit.text()] if op == "between" else [])
             values = [_number(spec, t) for t in texts]
         elif kind in (FieldKind.CATEGORICAL, FieldKind.BOOLEAN):
@@ -468,6 +540,9 @@ class CriterionEditor(QDialog):
             values = [_number(spec, t) for t in split_list(self.text_box.toPlainText())]
         else:
             values = list(split_list(self.text_box.toPlainText()))
+            if spec.name == HGVS_FIELD:
+                for value in values:
+                    hgvs_criterion(str(value))  # a worded QueryError for one that does not read
         if not values:
             raise QueryError(f"{spec.label}: choose or type at least one value")
         return Criterion(spec.name, op, tuple(values))

@@ -16,7 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QBrush,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QTextCharFormat,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -27,6 +38,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
+    QTextEdit,
     QToolButton,
     QToolTip,
     QVBoxLayout,
@@ -38,6 +50,7 @@ from kfexplorer.services.jobs import JobFailure
 from kfexplorer.services.participant_detail import (
     TIMELINE_KINDS,
     DiagnosisFact,
+    NoteEvidence,
     NoteRecord,
     ParticipantDetail,
     PhenotypeFact,
@@ -61,6 +74,9 @@ NONE_RECORDED = "none recorded"
 PARTICIPANT_LINK = "participant:"
 NOTE_LINK = "note:"
 DERIVED_COLOUR = "#b35c00"
+OBSERVED_SPAN_COLOUR = "#cdebc5"  # note viewer: a mention that counts as observed
+NOT_OBSERVED_SPAN_COLOUR = "#e4e4e4"  # negated / uncertain / hypothetical / family
+EVIDENCE_CONTEXT_CHARS = 60
 SECONDARY_COLOUR = "#808080"
 TIMELINE_COLOURS: dict[str, str] = {
     "Diagnosis": "#d1495b",
@@ -329,8 +345,37 @@ class TimelineWidget(QWidget):
         super().mouseMoveEvent(event)
 
 
+def evidence_summary_html(evidence: Sequence[NoteEvidence]) -> str:
+    """One line for the Notes section: the terms a note asserts (observed), then those it mentions otherwise."""
+    observed = sorted({e.label for e in evidence if e.asserted and not e.restates_diagnosis})
+    others = sorted({e.label for e in evidence if not e.asserted} - set(observed))
+    parts = []
+    if observed:
+        parts.append(f'<span style="color:{DERIVED_COLOUR}">observed: {html.escape(", ".join(observed))}</span>')
+    if others:
+        parts.append(_muted(html.escape("not observed: " + ", ".join(others))))
+    return " · ".join(parts)
+
+
+def evidence_status(item: NoteEvidence) -> str:
+    if item.restates_diagnosis:
+        return "names the recorded diagnosis"
+    status = "observed" if item.asserted else "not observed"
+    return status + (f" ({', '.join(item.flags)})" if item.flags else "")
+
+
+def evidence_context_html(text: str, item: NoteEvidence) -> str:
+    """The mention in its surrounding text, the mention in bold."""
+    start, end = max(0, min(item.start, len(text))), max(0, min(item.end, len(text)))
+    lo, hi = max(0, start - EVIDENCE_CONTEXT_CHARS), min(len(text), end + EVIDENCE_CONTEXT_CHARS)
+    before = ("…" if lo > 0 else "") + " ".join(text[lo:start].split())
+    after = " ".join(text[end:hi].split()) + ("…" if hi < len(text) else "")
+    return f"{html.escape(before)} <b>{html.escape(text[start:end])}</b> {html.escape(after)}"
+
+
 class NoteViewer(QDialog):
-    """A non-modal, read-only view of one note's text."""
+    """A non-modal, read-only view of one note's text, its NLP evidence spans highlighted and listed with their
+    context."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -347,6 +392,16 @@ class NoteViewer(QDialog):
         self.text_edit.setReadOnly(True)
         self.text_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         layout.addWidget(self.text_edit, 1)
+        self.evidence_label = QLabel()
+        self.evidence_label.setWordWrap(True)
+        self.evidence_label.setTextFormat(Qt.TextFormat.RichText)
+        self.evidence_scroll = QScrollArea()
+        self.evidence_scroll.setWidgetResizable(True)
+        self.evidence_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.evidence_scroll.setWidget(self.evidence_label)
+        self.evidence_scroll.setMaximumHeight(180)
+        layout.addWidget(self.evidence_scroll)
+        self.highlighted_spans: list[tuple[int, int]] = []  # character ranges of the highlighted mentions
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout.addWidget(buttons)
@@ -356,7 +411,34 @@ class NoteViewer(QDialog):
         self.setWindowTitle(f"{title} — {participant_id}")
         self.title_label.setText(f"<b>{html.escape(title)}</b> {_muted(html.escape(note.document_id))}")
         self.text_edit.setPlainText(text)
+        self._show_evidence(text, note.evidence)
         self.show()
+
+    def _show_evidence(self, text: str, evidence: Sequence[NoteEvidence]) -> None:
+        selections: list[QTextEdit.ExtraSelection] = []
+        for item in evidence:
+            if not 0 <= item.start < item.end <= len(text):
+                continue
+            selection = QTextEdit.ExtraSelection()
+            cursor = QTextCursor(self.text_edit.document())
+            cursor.setPosition(item.start)
+            cursor.setPosition(item.end, QTextCursor.MoveMode.KeepAnchor)
+            selection.cursor = cursor  # type: ignore[attr-defined]
+            text_format = QTextCharFormat()
+            observed = item.asserted and not item.restates_diagnosis
+            text_format.setBackground(QColor(OBSERVED_SPAN_COLOUR if observed else NOT_OBSERVED_SPAN_COLOUR))
+            if observed:
+                text_format.setFontWeight(QFont.Weight.Bold)
+            selection.format = text_format  # type: ignore[attr-defined]
+            selections.append(selection)
+        self.text_edit.setExtraSelections(selections)
+        self.highlighted_spans = [(i.start, i.end) for i in evidence if 0 <= i.start < i.end <= len(text)]
+        if not evidence:
+            self.evidence_label.setText(_muted("No phenotype mentions found in this note."))
+            return
+        rows = [f"<b>{html.escape(i.label)}</b> {_muted(html.escape(i.hpo_id))} — {html.escape(evidence_status(i))}"
+                f"<br>{_muted(evidence_context_html(text, i))}" for i in evidence]
+        self.evidence_label.setText("<b>Phenotype evidence (kfexplorer NLP)</b><br>" + "<br>".join(rows))
 
 
 class ParticipantDetailPanel(QWidget):
@@ -619,8 +701,8 @@ class ParticipantDetailPanel(QWidget):
     def _bind_phenotypes(self, detail: ParticipantDetail) -> None:
         section = self.sections["Phenotypes"]
         section.clear()
-        section.set_count(len(detail.phenotypes))
-        if not detail.phenotypes:
+        section.set_count(len(detail.phenotypes) + len(detail.note_phenotypes))
+        if not detail.phenotypes and not detail.note_phenotypes:
             section.set_message(NONE_RECORDED)
             return
         for title, facts in (("Observed", detail.observed_phenotypes),
@@ -629,6 +711,12 @@ class ParticipantDetailPanel(QWidget):
             if not facts:
                 section.add_label(_muted(NONE_RECORDED))
             for fact in facts:
+                section.add_label(phenotype_html(fact))
+        if detail.note_phenotypes:  # kfexplorer.nlp: asserted in a note; the evidence is in the Notes section
+            section.add_label(f"<i>Observed in notes ({len(detail.note_phenotypes)})</i>",
+                              tooltip="Derived from the clinical notes by kfexplorer's offline NLP; open a note "
+                                      "in the Notes section to see the evidence")
+            for fact in detail.note_phenotypes:
                 section.add_label(phenotype_html(fact))
 
     def _bind_timeline(self, detail: ParticipantDetail) -> None:
@@ -689,8 +777,10 @@ class ParticipantDetailPanel(QWidget):
             section.set_message(NONE_RECORDED)
         for index, note in enumerate(detail.notes):
             title = html.escape(note.title or note.document_id)
-            section.add_label(f'<a href="{NOTE_LINK}{index}">{title}</a> {_muted(breakable(note.document_id))}',
-                              link_handler=self._on_link, tooltip="Open the note text")
+            summary = evidence_summary_html(note.evidence)
+            section.add_label(f'<a href="{NOTE_LINK}{index}">{title}</a> {_muted(breakable(note.document_id))}'
+                              + (f"<br>{summary}" if summary else ""),
+                              link_handler=self._on_link, tooltip="Open the note text with its phenotype evidence")
 
     # -- links --------------------------------------------------------------------------------------------------
     def _on_link(self, href: str) -> None:

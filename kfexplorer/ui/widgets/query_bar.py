@@ -8,7 +8,7 @@ The bar only edits the CohortState; every view (this bar included) follows the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QKeySequence, QMouseEvent, QPalette, QShortcut
@@ -25,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kfexplorer.query.compiler import describe
+from kfexplorer.progress import CancelToken, ProgressCallback
+from kfexplorer.query.compiler import describe, ontology_term_ids
 from kfexplorer.query.model import Cohort, Criterion, Group, Node, Not, QueryError
+from kfexplorer.services.cohort_count import term_labels
 from kfexplorer.services.cohort_state import CohortState, query_label
 from kfexplorer.services.workspace import Workspace
 from kfexplorer.ui.dialogs.cohort_views import AttritionDialog, ImportCohortDialog, SqlDialog, SqonDialog
@@ -36,10 +38,11 @@ from kfexplorer.ui.job_signals import QtJobRunner
 PILL_MAX_WIDTH = 340
 
 
-def pill_text(node: Node) -> str:
-    """A criterion in plain words (the compiler's description); the raw field name when it cannot be described."""
+def pill_text(node: Node, labels: Mapping[str, str] | None = None) -> str:
+    """A criterion in plain words (the compiler's description, bare ontology ids shown with their `labels`); the
+    raw field name when it cannot be described."""
     try:
-        return describe(node)
+        return describe(node, labels)
     except QueryError as error:
         return f"⚠ {error}"
 
@@ -130,6 +133,8 @@ class QueryBar(QFrame):
         self.jobs = jobs
         self.workspace: Workspace | None = None
         self.editor: CriterionEditor | None = None
+        self.term_labels: dict[str, str] = {}  # ontology id -> label, looked up in a worker for the pills (H11)
+        self._labels_asked: set[str] = set()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(8)
@@ -225,6 +230,36 @@ class QueryBar(QFrame):
 
     def set_workspace(self, workspace: Workspace | None) -> None:
         self.workspace = workspace
+        self.term_labels, self._labels_asked = {}, set()
+        if workspace is not None:
+            self._look_up_labels()
+
+    def _look_up_labels(self) -> None:
+        """Labels of the bare ontology ids the pills show (ontology_terms, in a worker); the pills redraw when
+        they arrive."""
+        workspace, jobs = self.workspace, self.jobs
+        if workspace is None or jobs is None:
+            return
+        try:
+            missing = {term for query in self.state.queries for term in ontology_term_ids(query)}
+        except QueryError:
+            return
+        missing -= self._labels_asked
+        if not missing:
+            return
+        self._labels_asked |= missing
+
+        def look_up(_progress: ProgressCallback, cancel: CancelToken) -> dict[str, str]:
+            cancel.raise_if_cancelled()
+            return term_labels(workspace.cursor(), missing)
+
+        jobs.submit(look_up, name="Term labels", key="pill-term-labels", on_finished=self._labels_found,
+                    on_cancelled=lambda: self._labels_asked.difference_update(missing))
+
+    def _labels_found(self, labels: dict[str, str]) -> None:
+        if any(self.term_labels.get(term) != label for term, label in labels.items()):
+            self.term_labels.update(labels)
+            self._cohort_changed(self.state.cohort)
 
     def pill_texts(self) -> list[str]:
         return [pill.full_text for pill in self.pills]
@@ -257,8 +292,8 @@ class QueryBar(QFrame):
                 toggle.clicked.connect(self.toggle_top_op)
                 self.op_buttons.append(toggle)
                 self.pill_row.addWidget(toggle)
-            pill = CriterionPill(pill_text(node), removable=True, negated=isinstance(node, Not),
-                                 shown=pill_text(node.child) if isinstance(node, Not) else None)
+            pill = CriterionPill(pill_text(node, self.term_labels), removable=True, negated=isinstance(node, Not),
+                                 shown=pill_text(node.child, self.term_labels) if isinstance(node, Not) else None)
             assert pill.remove_button is not None and pill.not_button is not None
             pill.remove_button.clicked.connect(lambda _checked=False, i=index: self.state.remove(i))
             pill.not_button.clicked.connect(lambda _checked=False, i=index: self.state.negate(i))
@@ -278,6 +313,7 @@ class QueryBar(QFrame):
         self.combine_edit.setVisible(len(self.state.queries) > 1)
         self.message.clear()
         self._update_buttons()
+        self._look_up_labels()
 
     def _update_buttons(self) -> None:
         self.undo_button.setEnabled(self.state.can_undo)
