@@ -2,10 +2,12 @@
 
 Steps of `sync_release`:
 1. read release.json (release_id and schema_version required); a cache that holds another release_id refuses it;
-2. open the database read-write (the one writer; CacheBusyError otherwise), finish file moves a killed sync left
-   (see below) and empty DIR/partial/;
-3. list the source and plan against the catalog (kfexplorer.sync.plan); with nothing to do, stop there: no write
-   transaction, the database file is not touched;
+2. list the source (on its own thread, from the start: for S3, folders and sub-folders in parallel) while the
+   database is opened READ-ONLY and its catalog read; plan as the listing arrives (kfexplorer.sync.plan). With
+   nothing to do, stop there: the database is never opened read-write (so a no-op sync also works while the app
+   reads the cache). Otherwise reopen it read-write (the one writer; CacheBusyError otherwise), finish file moves
+   a killed sync left (see below), plan again against the catalog as it is now, and empty DIR/partial/;
+3. (the plan: objects to fetch, to delete, unchanged; a listing is always made, release.json alone is not trusted)
 4. fetch the planned objects in parallel to DIR/partial/ and verify size and sha256 (kfexplorer.sync.transfer);
 5. ONE DuckDB transaction: delete the rows of changed and deleted objects from every table with a `_source_id`
    column (quarantine included), ingest the new objects, reload ontologies and rebuild the clinical tables when
@@ -51,8 +53,10 @@ release after the switch (refused while another process has it open). `side_by_s
 library, or converts a plain cache folder into one (its release becomes the library's current release). A plain
 cache folder without `side_by_side` works as always: another release_id raises ReleaseMismatchError.
 
-Test hook: the environment variable KFEXPLORER_TEST_CRASH_AT=download|ingest|commit makes the process SIGKILL
-itself after the fetch, after the objects were ingested (inside the transaction), or right after the COMMIT.
+Test hook: the environment variable KFEXPLORER_TEST_CRASH_AT=download|ingest|catalog|during-commit|commit makes
+the process SIGKILL itself after the fetch (every object verified, nothing ingested), after the objects were
+ingested (inside the transaction), after the catalog and pending moves were written (just before COMMIT), from
+another thread while COMMIT runs (the kill lands during or right after it), or right after the COMMIT.
 """
 
 from __future__ import annotations
@@ -60,11 +64,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import shutil
 import signal
+import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +99,7 @@ from kfexplorer.store.catalog import (
     upsert_catalog_entry,
     write_release_meta,
 )
+from kfexplorer.store.preaggregates import preaggregates_ready, rebuild_preaggregates
 from kfexplorer.store.records import QuarantineItem
 from kfexplorer.store.schema import create_schema, existing_tables, schema_is_current, tables_with_source_id
 from kfexplorer.sync.plan import FILE_KINDS, RELEASE_JSON_KEY, PlannedObject, SyncPlan, SyncSelection, make_plan
@@ -271,10 +277,11 @@ def read_release_json(source: Source) -> dict[str, Any]:
     return release
 
 
-def _check_release_id(cached: dict[str, Any] | None, release: dict[str, Any], cache_dir: Path) -> None:
-    if cached is not None and str(cached.get("release_id")) != str(release["release_id"]):
+def _check_release_id(cached: dict[str, Any] | str | None, release: dict[str, Any], cache_dir: Path) -> None:
+    cached_id = cached.get("release_id") if isinstance(cached, dict) else cached
+    if cached is not None and str(cached_id) != str(release["release_id"]):
         raise ReleaseMismatchError(
-            f"the cache {cache_dir} holds release {cached.get('release_id')}, not {release['release_id']}; "
+            f"the cache {cache_dir} holds release {cached_id}, not {release['release_id']}; "
             "sync this release into a new cache folder (--cache), or beside it (--side-by-side)"
         )
 
@@ -305,6 +312,78 @@ def _list_source(source: Source, progress: ProgressCallback | None, cancel: Canc
                 cancel.raise_if_cancelled()
     _emit(progress, "list", len(listing), len(listing))
     return listing
+
+
+class _StreamedListing:
+    """The source's listing, run on its own thread from the start of a sync (it is the network-bound, longest step
+    of a no-op sync). Iterating it yields the objects as they arrive, so the plan is made while the last pages are
+    still being listed; `complete()` waits for the rest. Errors of the listing are raised to the iterating thread."""
+
+    BATCH = 256
+
+    def __init__(self, source: Source, progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        self.items: list[ObjectInfo] = []
+        self._queue: queue.Queue[list[ObjectInfo] | BaseException | None] = queue.Queue()
+        self._stop = CancelToken()
+        self._finished = False
+        threading.Thread(target=self._run, args=(source, progress, _EitherToken(cancel, self._stop)),
+                         name="kfexplorer-list", daemon=True).start()
+
+    def _run(self, source: Source, progress: ProgressCallback | None, cancel: CancelToken) -> None:
+        try:
+            batch: list[ObjectInfo] = []
+            count = 0
+            for info in source.list_objects():
+                batch.append(info)
+                count += 1
+                if len(batch) >= self.BATCH:
+                    self._queue.put(batch)
+                    batch = []
+                if count % 1000 == 0:
+                    _emit(progress, "list", count, 0)
+                    cancel.raise_if_cancelled()
+            self._queue.put(batch)
+            _emit(progress, "list", count, count)
+            self._queue.put(None)
+        except BaseException as error:  # handed to the iterating thread
+            self._queue.put(error)
+
+    def __iter__(self) -> Iterator[ObjectInfo]:
+        if self._finished:
+            yield from self.items
+            return
+        while True:
+            item = self._queue.get()
+            if item is None:
+                self._finished = True
+                return
+            if isinstance(item, BaseException):
+                self._stop.cancel()
+                raise item
+            self.items.extend(item)
+            yield from item
+
+    def complete(self) -> list[ObjectInfo]:
+        for _info in self:
+            pass
+        return self.items
+
+    def stop(self) -> None:
+        self._stop.cancel()
+
+
+def _cached_release_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The release_id the cache holds (None before a first sync), without parsing the stored release.json."""
+    if "release_meta" not in existing_tables(con):
+        return None
+    rows = con.execute("SELECT release_id FROM release_meta LIMIT 1").fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+def _has_pending_file_moves(con: duckdb.DuckDBPyConnection) -> bool:
+    if "pending_file_moves" not in existing_tables(con):
+        return False
+    return bool(con.execute("SELECT count(*) FROM pending_file_moves").fetchall()[0][0])
 
 
 # ---- file moves owed after a commit ----------------------------------------------------------------------------
@@ -466,7 +545,18 @@ class _IngestTransaction:
         if self.first_sync or "fhir" in changed_kinds:
             fhir_warnings = self._rebuild_clinical()
             replace_warnings(con, "fhir", fhir_warnings)
+        # --- H9 hook (issue #9): phenotypes derived from the notes, with evidence (kfexplorer.nlp.note_phenotypes)
+        if (self.first_sync or {"fhir", "notes"} & changed_kinds) and "notes" in existing_tables(con):
+            from kfexplorer.nlp.note_phenotypes import derive_note_phenotypes, read_note
+
+            staged = {r.planned.info.key: r.staged_path for r in self.fetched
+                      if r.planned.kind == "notes" and r.staged_path is not None}
+            derive_note_phenotypes(con, lambda path: read_note(self.cache_dir, path, staged))
+        # --- end H9 hook
         replace_warnings(con, "agreement", occurrence_fhir_disagreements(con))
+        variant_changes = (changed_kinds | {p.kind for p in self.plan.rejected}) & set(PARQUET_KINDS)
+        if self.first_sync or variant_changes or not preaggregates_ready(con):
+            rebuild_preaggregates(con)  # kfexplorer.query.preaggregates: consistent with the variant tables
         warnings = read_warnings(con)
         if any(p.kind == "release" for p in self.plan.fetch) or self.first_sync:
             write_release_meta(con, self.release)
@@ -474,6 +564,9 @@ class _IngestTransaction:
             con.executemany("INSERT INTO pending_file_moves (key, staged_path) VALUES (?, ?)",
                             [[key, staged] for key, staged in self.moves])
         self._check_cancel()
+        _crash_point("catalog")
+        if os.environ.get(CRASH_HOOK_ENV) == "during-commit":
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGKILL), daemon=True).start()
         con.execute("COMMIT")
         return _IngestOutcome(self.quarantined, warnings)
 
@@ -627,28 +720,38 @@ def sync_release(
         return _sync_into_library(src, cache_dir, switch=switch, remove_old=remove_old, progress=progress,
                                   cancel=cancel, dry_run=dry_run, concurrency=concurrency, selection=selection,
                                   check_space=check_space)
-    release = read_release_json(src)
-    report = SyncReport(release_id=str(release["release_id"]))
     if dry_run:
-        return _dry_run(src, cache_dir, release, report, progress, cancel, started, selection)
-    # the listing (network-bound, the longest step of a no-op sync) runs while the database is opened and read
-    stop_listing = CancelToken()
-    lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kfexplorer-list")
-    listing_future = lister.submit(_list_source, src, progress, _EitherToken(cancel, stop_listing))
-    lister.shutdown(wait=False)
+        release = read_release_json(src)
+        return _dry_run(src, cache_dir, release, SyncReport(release_id=str(release["release_id"])), progress, cancel,
+                        started, selection)
+    # the listing starts first and runs while release.json is read and the catalog compared (see _StreamedListing)
+    listing = _StreamedListing(src, progress, cancel)
     try:
+        release = read_release_json(src)
+        report = SyncReport(release_id=str(release["release_id"]))
         ensure_cache_layout(cache_dir)
-        con = connect(cache_dir, read_only=False)
+        # compare on a read-only connection (a no-op sync writes nothing, and works while the app reads the cache);
+        # take the database read-write only when there is something to write
+        read_only = database_path(cache_dir).is_file()
+        con = connect(cache_dir, read_only=read_only)
     except BaseException:
-        stop_listing.cancel()
+        listing.stop()
         raise
     try:
-        _check_release_id(read_release_meta(con), release, cache_dir)
-        apply_pending_file_moves(con, cache_dir)
-        catalog = read_catalog(con)
-        first_sync = read_release_meta(con) is None
-        listing = listing_future.result()
-        plan = make_plan(listing, catalog, release, cache_dir, selection)
+        cached_id = _cached_release_id(con)
+        _check_release_id(cached_id, release, cache_dir)
+        if not read_only:
+            apply_pending_file_moves(con, cache_dir)
+        plan = make_plan(listing, read_catalog(con), release, cache_dir, selection)
+        first_sync = cached_id is None
+        if read_only and (plan.has_work or first_sync or not schema_is_current(con) or _has_pending_file_moves(con)):
+            con.close()
+            con = connect(cache_dir, read_only=False)
+            cached_id = _cached_release_id(con)
+            _check_release_id(cached_id, release, cache_dir)
+            first_sync = cached_id is None
+            apply_pending_file_moves(con, cache_dir)
+            plan = make_plan(listing.complete(), read_catalog(con), release, cache_dir, selection)
         _tally_plan(report, plan)
         keep = frozenset(verified_name(planned) for planned in plan.fetch)
         _empty_partial_dir(cache_dir, keep)
@@ -683,8 +786,9 @@ def sync_release(
         report.quarantined += [q for q in outcome.quarantined if q not in report.quarantined]
         report.warnings = [*report.warnings, *outcome.warnings]
     except BaseException as error:
-        stop_listing.cancel()
-        _empty_partial_dir(cache_dir)
+        listing.stop()
+        if not isinstance(error, CacheBusyError):  # busy when reopening read-write: keep what a killed sync left
+            _empty_partial_dir(cache_dir)
         if _is_disk_full(error):
             raise DiskFullError(f"the disk holding the cache {cache_dir} is full; free some space and sync again "
                                 "(the previous state of the cache is kept)") from error

@@ -21,6 +21,7 @@ import duckdb
 
 from kfexplorer.store.cache import CacheMissingError, connect, database_path
 from kfexplorer.store.catalog import delete_catalog_entries, read_release_meta, replace_warnings
+from kfexplorer.store.preaggregates import rebuild_preaggregates
 from kfexplorer.store.schema import existing_tables, quote_identifier, tables_with_source_id
 from kfexplorer.sync.engine import SyncError, occurrence_fhir_disagreements
 from kfexplorer.sync.plan import normalize_chromosome
@@ -169,6 +170,7 @@ def evict(
                         report.rows[table] = int(deleted[0][0]) if deleted else 0
                 delete_catalog_entries(con, source_ids)
                 replace_warnings(con, "agreement", occurrence_fhir_disagreements(con))
+                rebuild_preaggregates(con)  # kfexplorer.query.preaggregates: consistent with the variant tables
             report.objects = len(chosen)
             report.bytes = sum(size for _source_id, size in chosen)
             con.execute("COMMIT")
@@ -178,3 +180,34 @@ def evict(
     finally:
         con.close()
     return report
+
+
+@dataclass(frozen=True)
+class EvictableParts:
+    """What a cache holds that `evict` can remove: the studies and chromosomes its variant objects are split by."""
+
+    studies: list[str]
+    chromosomes: list[str]
+
+
+def evictable_parts(con: duckdb.DuckDBPyConnection) -> EvictableParts:
+    """The study and chromosome partitions of the synced variant objects, from the catalog's keys (any open
+    connection, read-only included; empty lists for a cache without a catalog)."""
+    if "catalog" not in existing_tables(con):
+        return EvictableParts([], [])
+    rows = con.execute("SELECT key FROM catalog WHERE list_contains(?, kind) AND NOT quarantined",
+                       [list(EVICTABLE_TABLES)]).fetchall()
+    studies: set[str] = set()
+    chromosomes: set[str] = set()
+    for (key,) in rows:
+        study = _partition_value(key, "study_id")
+        chromosome = _partition_value(key, "chromosome")
+        if study:
+            studies.add(study)
+        if chromosome:
+            chromosomes.add(normalize_chromosome(chromosome))
+    return EvictableParts(sorted(studies), sorted(chromosomes, key=_chromosome_order))
+
+
+def _chromosome_order(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (100, name)

@@ -173,16 +173,14 @@ class SyncPlan:
         return sum(p.info.size for p in self.fetch)
 
 
-def _cached_file_ok(cache_dir: Path, entry: CatalogEntry) -> bool:
+def _cached_file_ok(files_root: str, entry: CatalogEntry) -> bool:
     """Is the kept file of a synced object in place with its size? A cheap check (one lstat, no realpath), since a
-    no-op sync runs it for every file: the key is checked lexically, and anything but a regular file (a symlink
-    too) counts as missing, so it is fetched again and written through safe_cache_path, which resolves."""
+    no-op sync runs it for every file: `entry.key` has passed check_release_path (make_plan checks every listed
+    key first), so it is joined lexically under `files_root` (DIR/files/ with a trailing separator); anything but a
+    regular file (a symlink too) counts as missing, so it is fetched again and written through safe_cache_path,
+    which resolves."""
     try:
-        clean = check_release_path(entry.key)
-    except UnsafePathError:
-        return False
-    try:
-        info = os.lstat(os.path.join(cache_dir, FILES_DIR_NAME, *clean.split("/")))
+        info = os.lstat(files_root + entry.key)
     except OSError:
         return False
     return stat.S_ISREG(info.st_mode) and info.st_size == entry.size
@@ -199,6 +197,7 @@ def make_plan(
     selection = selection or SyncSelection()
     plan = SyncPlan()
     files = expected_files(release)
+    files_root = os.path.join(cache_dir, FILES_DIR_NAME, "")
     seen: set[str] = set()
     for info in listing:
         if info.key in seen:
@@ -231,7 +230,7 @@ def make_plan(
             reason = "changed"
         elif expected_sha is not None and existing.sha256 != expected_sha:
             reason = "changed"
-        elif kind in FILE_KINDS and not existing.quarantined and not _cached_file_ok(cache_dir, existing):
+        elif kind in FILE_KINDS and not existing.quarantined and not _cached_file_ok(files_root, existing):
             reason = "repair"
         else:
             plan.unchanged.append(existing)

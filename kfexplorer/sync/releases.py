@@ -187,6 +187,18 @@ def remove_release(root: Path, release_id: str) -> None:
     shutil.rmtree(entry.folder)
 
 
+def library_of(cache_folder: Path) -> Path | None:
+    """The release library whose release `cache_folder` is (ROOT for ROOT/releases/<name>/ with its entry), or None
+    for a plain cache folder."""
+    folder = Path(cache_folder)
+    if folder.parent.name != RELEASES_DIR_NAME or not is_release_library(folder.parent.parent):
+        return None
+    entry = _read_entry(folder)
+    if entry is None or release_folder(folder.parent.parent, entry["release_id"]) != folder:
+        return None
+    return folder.parent.parent
+
+
 def resolve_cache_folder(folder: Path) -> Path:
     """The cache folder to read: a plain cache folder as given, a library's current release's folder."""
     folder = Path(folder)

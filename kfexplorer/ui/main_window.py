@@ -17,14 +17,13 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QPushButton,
     QSizePolicy,
-    QStackedWidget,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -36,20 +35,38 @@ from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.workspace import CacheFacts, ReleaseInfo, Workspace, has_cache
 from kfexplorer.store.cache import CacheMissingError
+from kfexplorer.store.user_db import UserDatabase, open_user_database
 from kfexplorer.sync.releases import resolve_cache_folder
+from kfexplorer.ui.dialogs.export_dialog import ExportController
+from kfexplorer.ui.dialogs.saved_cohorts import (
+    SavedCohortsDialog,
+    ask_and_save,
+    readable_saved_cohorts,
+    save_cohort,
+)
 from kfexplorer.ui.dialogs.sync_dialog import SyncDialog, SyncFunction
+from kfexplorer.ui.dialogs.venn_dialog import VennDialog
 from kfexplorer.ui.icon_library import themed_icon
 from kfexplorer.ui.job_signals import QtJobRunner
 from kfexplorer.ui.models.cell_format import format_bytes
 from kfexplorer.ui.panels.coming_panels import ComingPanel
+from kfexplorer.ui.panels.compare_panel import ComparePanel
 from kfexplorer.ui.panels.facets_panel import FacetsPanel
+from kfexplorer.ui.panels.imaging_panel import ImagingPanel
 from kfexplorer.ui.panels.participant_dock import ParticipantDetailPanel
 from kfexplorer.ui.panels.participants_panel import ParticipantsPanel
+from kfexplorer.ui.panels.summary_panel import SummaryPanel
+from kfexplorer.ui.panels.variants_panel import VariantsPanel
 from kfexplorer.ui.preview_host import ensure_application, show_preview
+from kfexplorer.ui.widgets.dicom_shortcuts_sheet import ShortcutsSheet
 from kfexplorer.ui.widgets.empty_state import EmptyState
 from kfexplorer.ui.widgets.error_notice import ErrorNotice
 from kfexplorer.ui.widgets.job_status import JobStatusWidget
-from kfexplorer.ui.widgets.query_bar import QueryBar
+from kfexplorer.ui.widgets.page_stack import CurrentPageStack
+from kfexplorer.ui.widgets.query_bar import QueryBar, query_title
+from kfexplorer.ui.widgets.quick_search import QuickSearchBox
+from kfexplorer.ui.widgets.release_menu import ReleaseMenu
+from kfexplorer.ui.workspace_menu import DesktopShell, install_desktop_shell
 
 TAB_NAMES = ("Summary", "Participants", "Variants", "Imaging", "Compare")
 PARTICIPANTS_TAB = TAB_NAMES.index("Participants")
@@ -136,6 +153,7 @@ class MainWindow(QMainWindow):
         self._page_ready = False
         self._loaded_emitted = False
         self.cohort_state = CohortState()
+        self._user_database: UserDatabase | None = None
 
         self._build_toolbar()
         self._build_query_bar()
@@ -143,6 +161,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self._build_shortcuts()
+        self._build_help_menu()
         self.jobs.job_failed.connect(self._on_job_failed)
         self.participants_panel.model.first_page_loaded.connect(self._on_first_page)
         self.participants_panel.model.page_loaded.connect(self._on_page_loaded)
@@ -150,6 +169,7 @@ class MainWindow(QMainWindow):
         self.participants_panel.participant_selected.connect(self._on_participant_selected)
         self.cohort_state.add_listener(self._cohort_changed)
         self.open_cache(self.cache_dir)
+        self.desktop: DesktopShell = install_desktop_shell(self)  # File / View menus, workspaces, drops
 
     # -- building -----------------------------------------------------------------------------------------------
     def _build_toolbar(self) -> None:
@@ -166,10 +186,13 @@ class MainWindow(QMainWindow):
         self.release_button.setObjectName("ReleaseButton")
         self.release_button.setFlat(True)
         self.release_button.setToolTip("The open release (workspace)")
-        release_menu = QMenu(self.release_button)
+        release_menu = ReleaseMenu(self.jobs, self, self.release_button)  # the library's releases, evict
         release_menu.addAction("Open a cache or release folder…", self.choose_folder)
         release_menu.addAction("Open the demo release", self.open_demo_release)
         release_menu.addAction("Sync from a source…", self.show_sync_dialog)
+        release_menu.add_library_actions()
+        self.workspace_opened.connect(lambda _workspace: release_menu.refresh())
+        self.release_menu = release_menu
         self.release_button.setMenu(release_menu)
         toolbar.addWidget(self.release_button)
 
@@ -184,14 +207,12 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.refresh_action)
         toolbar.addSeparator()
 
-        self.quick_search = QLineEdit()
-        self.quick_search.setObjectName("QuickSearch")
-        self.quick_search.setPlaceholderText("Go to participant / gene / HPO term…  Ctrl+K")
-        self.quick_search.addAction(themed_icon("search"), QLineEdit.ActionPosition.LeadingPosition)
-        self.quick_search.setClearButtonEnabled(True)
+        self.quick_search = QuickSearchBox(self.jobs)  # H11: participants, genes, terms, regions, rsIDs, HGVS
         self.quick_search.setMinimumWidth(320)
         self.quick_search.setMaximumWidth(440)
-        self.quick_search.returnPressed.connect(self.run_quick_search)
+        self.quick_search.participant_chosen.connect(self.show_participant)
+        self.quick_search.criterion_chosen.connect(lambda node: self.cohort_state.add(node))
+        self.quick_search.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         toolbar.addWidget(self.quick_search)
 
         spacer = QWidget()
@@ -203,13 +224,29 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.cohort_label)
         toolbar.addSeparator()
         self.save_action = QAction(themed_icon("save"), "Save", self)
-        self.save_action.setToolTip("Save the cohort — comes with the cohort model")
-        self.save_action.setEnabled(False)
+        self.save_action.setToolTip("Save the cohort with a name (Ctrl+S)")
+        self.save_action.setShortcut(QKeySequence("Ctrl+S"))
+        self.save_action.triggered.connect(lambda: self.save_cohort())
         toolbar.addAction(self.save_action)
+        self.cohorts_button = QPushButton("Cohorts")
+        self.cohorts_button.setFlat(True)
+        self.cohorts_button.setToolTip("Saved cohorts, Venn of cohorts, import a SQON")
+        cohorts_menu = QMenu(self.cohorts_button)
+        cohorts_menu.addAction("Save cohort…", lambda: self.save_cohort())
+        cohorts_menu.addAction("Saved cohorts…", self.show_saved_cohorts)
+        cohorts_menu.addAction("Venn of cohorts…", self.show_venn)
+        cohorts_menu.addAction("Import SQON / cohort…", self.query_bar_import)
+        self.cohorts_button.setMenu(cohorts_menu)
+        toolbar.addWidget(self.cohorts_button)
         self.export_action = QAction(themed_icon("export"), "Export", self)
-        self.export_action.setToolTip("Export the cohort — coming")
-        self.export_action.setEnabled(False)
+        self.export_controller = ExportController(  # Export ▾ (Ctrl+E): the dialog, the export job, cohorts in
+            self.export_action, self.jobs, self.cohort_state, lambda: self.workspace,
+            notify=lambda text: self.statusBar().showMessage(text, 20000),
+            show_error=lambda text: self.error_notice.show_error(text), parent=self)
         toolbar.addAction(self.export_action)
+        export_button = toolbar.widgetForAction(self.export_action)
+        if isinstance(export_button, QToolButton):
+            export_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
 
     def _build_query_bar(self) -> None:
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
@@ -217,7 +254,7 @@ class MainWindow(QMainWindow):
         bar.setObjectName("QueryToolbar")
         bar.setMovable(False)
         bar.setFloatable(False)
-        self.query_bar = QueryBar(self.cohort_state)
+        self.query_bar = QueryBar(self.cohort_state, self.jobs)
         self.query_bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.query_bar)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
@@ -229,7 +266,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(8)
         self.error_notice = ErrorNotice()
         layout.addWidget(self.error_notice)
-        self.centre_stack = QStackedWidget()
+        self.centre_stack = CurrentPageStack()
         self.no_release_state = EmptyState(
             "No release yet",
             "Open the demo release · Sync from S3 · Open a folder",
@@ -244,9 +281,21 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.participants_panel = ParticipantsPanel(self.jobs)
+        self.imaging_panel = ImagingPanel(self.jobs, self.cohort_state)
+        self.variants_panel = VariantsPanel(self.jobs, self.cohort_state)  # Variants tab (H7a)
+        self.variants_panel.participant_activated.connect(self.show_participant)
+        self.workspace_opened.connect(self.variants_panel.set_workspace)
+        self.summary_panel = SummaryPanel(self.jobs, self.cohort_state)  # Summary tab (H7b)
+        self.compare_panel = ComparePanel(self.jobs, self.cohort_state)  # Compare tab (H7b); Venn: its venn_section
+        self.workspace_opened.connect(self.summary_panel.set_workspace)
+        self.workspace_opened.connect(self.compare_panel.set_workspace)
         self.tab_panels: dict[str, QWidget] = {}
         for name in TAB_NAMES:
-            panel: QWidget = self.participants_panel if name == "Participants" else ComingPanel(name)
+            panel: QWidget = {"Participants": self.participants_panel,
+                              "Imaging": self.imaging_panel,
+                              "Summary": self.summary_panel,
+                              "Compare": self.compare_panel,
+                              "Variants": self.variants_panel}.get(name) or ComingPanel(name)
             self.tab_panels[name] = panel
             self.tabs.addTab(panel, name)
         self.tabs.setCurrentIndex(PARTICIPANTS_TAB)
@@ -272,7 +321,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.participant_dock)
         self.setStyleSheet("QDockWidget::title { padding: 6px 8px; }"
                            "QPushButton#ReleaseButton { font-weight: bold; padding: 4px 8px; }")
-        self.resizeDocks([self.facets_dock, self.participant_dock], [220, 320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.facets_dock, self.participant_dock], [270, 320], Qt.Orientation.Horizontal)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -306,6 +355,18 @@ class MainWindow(QMainWindow):
         search = QShortcut(QKeySequence("Ctrl+K"), self)
         search.activated.connect(self.focus_quick_search)
         self.shortcuts += [refresh, cancel, search]
+
+    def _build_help_menu(self) -> None:
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = help_menu.addAction("Keyboard shortcuts…", self.show_shortcuts_sheet)
+        self.shortcuts_sheet: ShortcutsSheet | None = None
+
+    def show_shortcuts_sheet(self) -> ShortcutsSheet:
+        """Help ▸ Keyboard shortcuts: every key of the window and the DICOM viewer (non-modal)."""
+        if self.shortcuts_sheet is None:
+            self.shortcuts_sheet = ShortcutsSheet(self)
+        self.shortcuts_sheet.show()
+        return self.shortcuts_sheet
 
     # -- workspace ----------------------------------------------------------------------------------------------
     def open_cache(self, cache_dir: Path | None) -> None:
@@ -347,7 +408,10 @@ class MainWindow(QMainWindow):
         self.centre_stack.setCurrentWidget(self.tabs)
         self.participants_panel.set_workspace(self.workspace)
         self.participant_panel.set_workspace(self.workspace)
+        self.imaging_panel.set_workspace(self.workspace)
         self.facets_panel.set_workspace(self.workspace)
+        self.query_bar.set_workspace(self.workspace)
+        self.quick_search.set_workspace(self.workspace)
         if self.cohort_state.top_level():
             self._count_cohort(self.cohort_state.cohort)
         self.workspace_opened.emit(self.workspace)
@@ -400,7 +464,12 @@ class MainWindow(QMainWindow):
         self.cache_status.setText(f"·  cache {self.cache_dir}" if self.cache_dir else "")
         self.sync_status.setText("")
         self.participant_panel.set_workspace(None)
+        self.imaging_panel.set_workspace(None)
         self.facets_panel.set_workspace(None)
+        self.query_bar.set_workspace(None)
+        self.quick_search.set_workspace(None)
+        self.summary_panel.set_workspace(None)
+        self.compare_panel.set_workspace(None)
         self._counts_ready = self._page_ready = True
         QTimer.singleShot(0, self._maybe_loaded)
 
@@ -431,7 +500,12 @@ class MainWindow(QMainWindow):
         workspace, self.workspace = self.workspace, None
         self.participants_panel.set_workspace(None)
         self.participant_panel.set_workspace(None)
+        self.imaging_panel.set_workspace(None)
         self.facets_panel.set_workspace(None)
+        self.query_bar.set_workspace(None)
+        self.quick_search.set_workspace(None)
+        self.summary_panel.set_workspace(None)
+        self.compare_panel.set_workspace(None)
         if self._open_job is not None:
             self.jobs.cancel(self._open_job.job_id)
         pending = self.jobs.runner.active_jobs()
@@ -525,23 +599,8 @@ class MainWindow(QMainWindow):
         self.quick_search.selectAll()
 
     def run_quick_search(self) -> None:
-        text = self.quick_search.text().strip()
-        workspace = self.workspace
-        if not text or workspace is None:
-            return
-
-        def find(_progress: ProgressCallback, _cancel: CancelToken) -> dict[str, Any] | None:
-            return workspace.find_participant(text)
-
-        def show(record: dict[str, Any] | None) -> None:
-            if record is None:
-                self.statusBar().showMessage(
-                    f"No participant matches “{text}” (genes and HPO terms come with the cohort model)", 6000
-                )
-                return
-            self._on_participant_selected(record)
-
-        self.jobs.submit(find, name="Quick search", key="quick-search", on_finished=show)
+        """Enter in the quick-search box: choose its first hit (looked up in a worker when not there yet)."""
+        self.quick_search.returnPressed.emit()
 
     def cancel_focused_job(self) -> bool:
         """Esc: cancel the sync when its dialog is active, else the job shown in the status bar."""
@@ -552,10 +611,13 @@ class MainWindow(QMainWindow):
     def show_participant(self, participant_id: str) -> None:
         """Open `participant_id` in the Participant dock (any panel calls this); the detail loads in a worker."""
         self.participant_panel.load_participant(participant_id)
+        self.imaging_panel.set_participant(participant_id)
         self._reveal_participant_dock()
 
     def _on_participant_selected(self, record: dict[str, Any] | None) -> None:
         self.participant_panel.show_participant(record)
+        participant_id = record.get("participant_id") if record else None
+        self.imaging_panel.set_participant(str(participant_id) if participant_id else None)
         if record is not None:
             self._reveal_participant_dock()
 
@@ -566,13 +628,60 @@ class MainWindow(QMainWindow):
     def _on_job_failed(self, failure: JobFailure) -> None:
         self.error_notice.show_failure(failure)
 
+    # -- saved cohorts and Venn (kfexplorer.ui.dialogs.saved_cohorts / venn_dialog) ------------------------------
+    @property
+    def user_database(self) -> UserDatabase:
+        if self._user_database is None:
+            self._user_database = open_user_database()
+        return self._user_database
+
+    def _release_id(self) -> str | None:
+        return self.release.release_id if self.release is not None and self.release.release_id else None
+
+    def save_cohort(self, name: str | None = None, cohort: Cohort | None = None) -> str | None:
+        """Ctrl+S: save the cohort (or `cohort`) for the open release under `name` (asked when None)."""
+        cohort = cohort if cohort is not None else self.cohort_state.cohort
+        if name is None:
+            name = ask_and_save(self, self.user_database, cohort, self._release_id())
+        else:
+            save_cohort(self.user_database, cohort, name, self._release_id())
+        if name:
+            self.statusBar().showMessage(f"Saved the cohort “{name}”", 4000)
+        return name
+
+    def show_saved_cohorts(self) -> SavedCohortsDialog:
+        dialog = SavedCohortsDialog(self.user_database, self._release_id(), parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open_requested.connect(lambda cohort: self.cohort_state.add_query(cohort))
+        dialog.show()
+        return dialog
+
+    def show_venn(self) -> VennDialog:
+        candidates = [(query_title(i, q), q) for i, q in enumerate(self.cohort_state.queries)]
+        candidates += readable_saved_cohorts(self.user_database, self._release_id())
+        dialog = VennDialog(self.jobs, self.workspace, candidates, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.cohort_chosen.connect(lambda cohort: self.cohort_state.add_query(cohort))
+        dialog.save_requested.connect(lambda cohort: self.save_cohort(cohort=cohort))
+        dialog.show()
+        return dialog
+
+    def query_bar_import(self) -> None:
+        self.query_bar.show_import()
+
     # -- teardown -----------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Cancel jobs, wait briefly for them, close the workspace."""
         self.participants_panel.set_workspace(None)
         self.participant_panel.set_workspace(None)
+        self.imaging_panel.set_workspace(None)
         self.facets_panel.set_workspace(None)
+        self.query_bar.set_workspace(None)
+        self.quick_search.set_workspace(None)
         self.jobs.shutdown(timeout=10.0)
+        if self._user_database is not None:
+            self._user_database.close()
+            self._user_database = None
         if self.workspace is not None:
             self.workspace.close()
             self.workspace = None
