@@ -105,6 +105,33 @@ def _connect_read_only(cache_dir: Path) -> duckdb.DuckDBPyConnection:
         raise WorkspaceBusyError(str(exc)) from exc
 
 
+CLOSE_WAIT_SECONDS = 0.5
+CLOSE_GIVE_UP_SECONDS = 60.0
+
+
+def _close_all(handles: list[duckdb.DuckDBPyConnection]) -> list[duckdb.DuckDBPyConnection]:
+    """Close what can be closed (cursors before their connection); return the ones still busy."""
+    busy = []
+    for handle in handles:
+        try:
+            handle.close()
+        except duckdb.Error:
+            busy.append(handle)
+    return busy
+
+
+def _close_eventually(handles: list[duckdb.DuckDBPyConnection]) -> None:
+    deadline = time.monotonic() + CLOSE_GIVE_UP_SECONDS
+    while handles and time.monotonic() < deadline:
+        time.sleep(0.05)
+        for handle in handles:
+            try:
+                handle.interrupt()
+            except duckdb.Error:
+                pass
+        handles = _close_all(handles)
+
+
 class Workspace:
     """An open cache folder. Thread-safe: each calling thread queries through its own cursor."""
 
@@ -145,18 +172,29 @@ class Workspace:
                 except duckdb.Error:
                     pass
 
-    def close(self) -> None:
-        """Close all cursors and the connection; later queries raise WorkspaceClosedError."""
+    def close(self, wait_seconds: float = CLOSE_WAIT_SECONDS) -> bool:
+        """Stop every running query, then close all cursors and the connection; later queries raise
+        WorkspaceClosedError. A query still winding down after its interrupt keeps the connection busy (DuckDB
+        refuses to close it then): this waits up to `wait_seconds`, and past that a background thread finishes
+        the close, so the caller (often the UI thread) never blocks for long. True when closed on return."""
         with self._lock:
             cursors, self._cursors = list(self._cursors.values()), {}
             con, self._con = self._con, None
         for cur in cursors:
             try:
-                cur.close()
+                cur.interrupt()
             except duckdb.Error:
                 pass
-        if con is not None:
-            con.close()
+        handles: list[duckdb.DuckDBPyConnection] = [*cursors, *([con] if con is not None else [])]
+        deadline = time.monotonic() + wait_seconds
+        handles = _close_all(handles)
+        while handles and time.monotonic() < deadline:
+            time.sleep(0.02)
+            handles = _close_all(handles)
+        if handles:
+            threading.Thread(target=_close_eventually, args=(handles,), name="kf-workspace-close",
+                             daemon=True).start()
+        return not handles
 
     def __enter__(self) -> Workspace:
         return self

@@ -284,11 +284,8 @@ class MainWindow(QMainWindow):
         self.imaging_panel = ImagingPanel(self.jobs, self.cohort_state)
         self.variants_panel = VariantsPanel(self.jobs, self.cohort_state)  # Variants tab (H7a)
         self.variants_panel.participant_activated.connect(self.show_participant)
-        self.workspace_opened.connect(self.variants_panel.set_workspace)
         self.summary_panel = SummaryPanel(self.jobs, self.cohort_state)  # Summary tab (H7b)
         self.compare_panel = ComparePanel(self.jobs, self.cohort_state)  # Compare tab (H7b); Venn: its venn_section
-        self.workspace_opened.connect(self.summary_panel.set_workspace)
-        self.workspace_opened.connect(self.compare_panel.set_workspace)
         self.tab_panels: dict[str, QWidget] = {}
         for name in TAB_NAMES:
             panel: QWidget = {"Participants": self.participants_panel,
@@ -398,6 +395,12 @@ class MainWindow(QMainWindow):
             on_failed=self._workspace_failed,
         )
 
+    def _hand_workspace(self, workspace: Workspace | None) -> None:
+        """Give every view that queries the cache the open workspace (None: stop querying it)."""
+        for view in (self.participants_panel, self.participant_panel, self.imaging_panel, self.facets_panel,
+                     self.query_bar, self.quick_search, self.variants_panel, self.summary_panel, self.compare_panel):
+            view.set_workspace(workspace)
+
     def _workspace_ready(self, snapshot: WorkspaceSnapshot) -> None:
         self._open_job = None
         if self.workspace is not None:
@@ -406,12 +409,7 @@ class MainWindow(QMainWindow):
         self._show_release(snapshot)
         self._counts_ready = True
         self.centre_stack.setCurrentWidget(self.tabs)
-        self.participants_panel.set_workspace(self.workspace)
-        self.participant_panel.set_workspace(self.workspace)
-        self.imaging_panel.set_workspace(self.workspace)
-        self.facets_panel.set_workspace(self.workspace)
-        self.query_bar.set_workspace(self.workspace)
-        self.quick_search.set_workspace(self.workspace)
+        self._hand_workspace(self.workspace)
         if self.cohort_state.top_level():
             self._count_cohort(self.cohort_state.cohort)
         self.workspace_opened.emit(self.workspace)
@@ -463,13 +461,7 @@ class MainWindow(QMainWindow):
         self.release_status.setText("No release")
         self.cache_status.setText(f"·  cache {self.cache_dir}" if self.cache_dir else "")
         self.sync_status.setText("")
-        self.participant_panel.set_workspace(None)
-        self.imaging_panel.set_workspace(None)
-        self.facets_panel.set_workspace(None)
-        self.query_bar.set_workspace(None)
-        self.quick_search.set_workspace(None)
-        self.summary_panel.set_workspace(None)
-        self.compare_panel.set_workspace(None)
+        self._hand_workspace(None)
         self._counts_ready = self._page_ready = True
         QTimer.singleShot(0, self._maybe_loaded)
 
@@ -498,14 +490,7 @@ class MainWindow(QMainWindow):
     def release_workspace_for_sync(self) -> Any:
         """Stop querying and hand the worker a closer: it waits for running queries, then closes the connection."""
         workspace, self.workspace = self.workspace, None
-        self.participants_panel.set_workspace(None)
-        self.participant_panel.set_workspace(None)
-        self.imaging_panel.set_workspace(None)
-        self.facets_panel.set_workspace(None)
-        self.query_bar.set_workspace(None)
-        self.quick_search.set_workspace(None)
-        self.summary_panel.set_workspace(None)
-        self.compare_panel.set_workspace(None)
+        self._hand_workspace(None)
         if self._open_job is not None:
             self.jobs.cancel(self._open_job.job_id)
         pending = self.jobs.runner.active_jobs()
@@ -518,7 +503,7 @@ class MainWindow(QMainWindow):
                 workspace.interrupt()
             runner.wait(pending, timeout=30.0)
             if workspace is not None:
-                workspace.close()
+                workspace.close(wait_seconds=30.0)
 
         return close_before_write
 
@@ -672,12 +657,7 @@ class MainWindow(QMainWindow):
     # -- teardown -----------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Cancel jobs, wait briefly for them, close the workspace."""
-        self.participants_panel.set_workspace(None)
-        self.participant_panel.set_workspace(None)
-        self.imaging_panel.set_workspace(None)
-        self.facets_panel.set_workspace(None)
-        self.query_bar.set_workspace(None)
-        self.quick_search.set_workspace(None)
+        self._hand_workspace(None)
         self.jobs.shutdown(timeout=10.0)
         if self._user_database is not None:
             self._user_database.close()
