@@ -84,3 +84,20 @@ def test_cohorts_come_in_from_a_file_and_a_pasted_list(qtbot: QtBot, raw_release
     assert getattr(last, "field", None) == "participant.id" and list(getattr(last, "values", ())) == some
     assert not window.export_controller.import_cohort_file(tmp_path / "missing.json")
     assert "missing.json" in window.error_notice.message
+
+
+def test_the_dialog_starts_from_the_preferences(qtbot: QtBot, tmp_path: Path, monkeypatch: object) -> None:
+    from kfexplorer.config import Settings, save_settings
+    from kfexplorer.ui.dialogs.export_dialog import ExportDialog
+
+    monkeypatch.setenv("KFEXPLORER_CONFIG_DIR", str(tmp_path / "config"))  # type: ignore[attr-defined]
+    save_settings(Settings(export_format="parquet", spreadsheet_safe_csv=False))
+    dialog = ExportDialog("everyone", ["participant_id", "sex"], folder=tmp_path)
+    qtbot.addWidget(dialog)
+    assert dialog.file_format == "parquet"
+    save_settings(Settings(export_format="tsv", spreadsheet_safe_csv=True))
+    again = ExportDialog("everyone", ["participant_id", "sex"], folder=tmp_path)
+    qtbot.addWidget(again)
+    assert again.file_format == "tsv" and again.safe_check.isChecked() and again.safe_check.isEnabled()
+    again.set_format("csv")
+    assert not dialog.safe_check.isChecked()

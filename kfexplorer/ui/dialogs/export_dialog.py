@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kfexplorer.config import load_settings
 from kfexplorer.export.cohort_export import ExportResult, export_cohort
 from kfexplorer.export.cohort_import import participant_ids_from_text, participant_list_criterion, read_cohort_or_list
 from kfexplorer.export.sidecar import sidecar_path
@@ -108,7 +109,8 @@ class ExportDialog(QDialog):
         self.safe_check = QCheckBox("Spreadsheet safety (text starting with = + - @ gets a leading ')")
         self.safe_check.setToolTip("So a spreadsheet never runs a cell as a formula; numbers stay numbers. "
                                    "Turn off for files read by tools (e.g. a manifest's hashes)")
-        self.safe_check.setChecked(True)
+        preferences = load_settings()  # the Preferences' defaults (a small JSON file)
+        self.safe_check.setChecked(preferences.spreadsheet_safe_csv)
         form.addRow("", self.safe_check)
         path_row = QHBoxLayout()
         self.path_edit = QLineEdit()
@@ -129,6 +131,8 @@ class ExportDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
 
+        if self.format_combo.findData(preferences.export_format) >= 0:
+            self.set_format(preferences.export_format)
         self.what_combo.currentIndexChanged.connect(self._update)
         self.format_combo.currentIndexChanged.connect(self._update)
         self.path_edit.textChanged.connect(self._update_sidecar)

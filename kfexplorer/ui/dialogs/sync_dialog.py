@@ -572,7 +572,13 @@ class SyncDialog(QDialog):
             return None
         before_write = self._workspace_release() if self._workspace_release is not None else None
 
+        uses_engine = self._sync_function is None
+
         def run_sync(progress: ProgressCallback, cancel: CancelToken) -> dict[str, Any]:
+            if uses_engine:  # the Preferences' download concurrency (read here, off the UI thread)
+                from kfexplorer.config import load_settings
+
+                options["concurrency"] = load_settings().download_concurrency
             if before_write is not None:
                 before_write()
             call: Any = sync_function
