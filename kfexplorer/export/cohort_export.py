@@ -157,6 +157,10 @@ def _jsonable(values: Sequence[Any]) -> list[Any]:
             for v in values]
 
 
+EXPORT_MEMORY_LIMIT = "200MB"  # a code constant (SET takes no bound parameter for it)
+SPILL_FOLDER = "spill"
+
+
 def export_cohort_in_cache(cache_dir: Path, cohort: Cohort, what: str, out: Path, **options: Any) -> ExportResult:
     """Open the cache read-only (CacheBusyError / CacheMissingError as kfexplorer.store.cache says) and export."""
     con = connect(cache_dir, read_only=True)
@@ -164,6 +168,12 @@ def export_cohort_in_cache(cache_dir: Path, cohort: Cohort, what: str, out: Path
         # This process owns the database instance: keep DuckDB's hash joins building on the side the SQL puts
         # there (the qualifying calls), never on the rows being written (measured: 5 GB vs 0.5 GB at 10 M calls).
         con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        # Bounded memory: DuckDB's buffer pool would otherwise keep the scanned table's blocks (RSS growing with the
+        # cache, ~340 MB at 10 M calls); at this limit it grows ~230-250 MB and spills what it must into the cache
+        # folder (mode 0700: the spill holds health data), at about the same speed.
+        spill = Path(cache_dir) / SPILL_FOLDER
+        con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+        con.execute("SET temp_directory = ?", [str(spill)])
         return export_cohort(con, cohort, what, out, **options)
     finally:
         con.close()
