@@ -157,7 +157,7 @@ def _jsonable(values: Sequence[Any]) -> list[Any]:
             for v in values]
 
 
-EXPORT_MEMORY_LIMIT = "200MB"  # a code constant (SET takes no bound parameter for it)
+EXPORT_MEMORY_LIMIT = "150MB"  # a code constant (SET takes no bound parameter for it)
 SPILL_FOLDER = "spill"
 
 
@@ -169,7 +169,7 @@ def export_cohort_in_cache(cache_dir: Path, cohort: Cohort, what: str, out: Path
         # there (the qualifying calls), never on the rows being written (measured: 5 GB vs 0.5 GB at 10 M calls).
         con.execute("SET disabled_optimizers = 'build_side_probe_side'")
         # Bounded memory: DuckDB's buffer pool would otherwise keep the scanned table's blocks (RSS growing with the
-        # cache, ~340 MB at 10 M calls); at this limit it grows ~230-250 MB and spills what it must into the cache
+        # cache, ~340 MB at 10 M calls); at this limit it grows ~180 MB and spills what it must into the cache
         # folder (mode 0700: the spill holds health data), at about the same speed.
         spill = Path(cache_dir) / SPILL_FOLDER
         con.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
