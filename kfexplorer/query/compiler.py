@@ -246,7 +246,7 @@ def _occurrence_expression(node: Node, sources: set[str]) -> _Sql:
     if isinstance(node, Criterion):
         spec = field_spec(node.field)
         _check(spec, node)
-        if spec.name == HGVS_FIELD:  # H11: HGVS expressions become registry criteria on the same call
+        if spec.name == HGVS_FIELD:  # HGVS expressions become registry criteria on the same call
             return _occurrence_expression(expand_hgvs_field(node), sources)
         sources.add(spec.source)
         if node.op == "all":
@@ -273,7 +273,7 @@ def _occurrence_expression(node: Node, sources: set[str]) -> _Sql:
     return _Sql("(" + joiner.join(p.text for p in parts) + ")", [x for p in parts for x in p.params])
 
 
-# --- inheritance hook (H7a): family-aware criteria are built by kfexplorer.query.inheritance --------------------
+# --- inheritance: family-aware criteria are built by kfexplorer.query.inheritance --------------------
 
 
 def occurrence_filter(node: Node) -> tuple[str, list[Value], set[str]]:

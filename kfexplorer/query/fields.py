@@ -185,7 +185,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _o("variant.locus_id", "Variant", ID, "occurrences", "o.locus_id", "locus_id"),
     _o("variant.rsnumber", "rsID", ID, "variants", "v.rsnumber", "rsnumber"),
     _o("variant.hgvsg", "HGVSg", T, "variants", "v.hgvsg", "hgvsg"),
-    _o("variant.hgvs", "HGVS", ID, "variants", "v.hgvsg", "hgvs"),  # H11: expanded by kfexplorer.query.hgvs
+    _o("variant.hgvs", "HGVS", ID, "variants", "v.hgvsg", "hgvs"),  # expanded by kfexplorer.query.hgvs
     _o("variant.variant_class", "Variant class", C, "variants", "v.variant_class", "variant_class"),
     _o("variant.max_impact", "Most severe impact", C, "variants", "v.max_impact", "max_impact"),
     _o("variant.clinvar_sig", "ClinVar", C, "variants", "v.clinvar_sig", "clinvar.clin_sig", is_list=True),
@@ -215,7 +215,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _o("consequence.hgvsc", "HGVSc", T, "consequences", "c.hgvsc", "genes.consequences.hgvsc"),
     _o("consequence.hgvsp", "HGVSp", T, "consequences", "c.hgvsp", "genes.consequences.hgvsp"),
     _o("consequence.transcript_id", "Transcript", ID, "consequences", "c.ensembl_transcript_id",
-       "genes.consequences.ensembl_transcript_id"),  # H11: HGVS c. / p. on a named transcript
+       "genes.consequences.ensembl_transcript_id"),  # HGVS c. / p. on a named transcript
     _o("consequence.biotype", "Biotype", C, "consequences", "c.biotype", "genes.biotype"),
     # occurrence (the participant's call)
     _o("occurrence.zygosity", "Zygosity", C, "occurrences", "o.zygosity", "studies.zygosity", "zygosity"),
@@ -231,7 +231,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _o("occurrence.transmission_mode", "Transmission", C, "occurrences", "o.transmission_mode",
        "studies.transmission", "transmission"),
     _o("occurrence.study_id", "Study of the call", C, "occurrences", "o.study_id", "studies.study_id"),
-    # inheritance (H7a): family-aware modes built by kfexplorer.query.inheritance, never from this column
+    # inheritance: family-aware modes built by kfexplorer.query.inheritance, never from this column
     _o("inheritance", "Inheritance", C, "occurrences", "NULL", "inheritance"),
 )
 

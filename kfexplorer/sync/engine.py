@@ -545,14 +545,14 @@ class _IngestTransaction:
         if self.first_sync or "fhir" in changed_kinds:
             fhir_warnings = self._rebuild_clinical()
             replace_warnings(con, "fhir", fhir_warnings)
-        # --- H9 hook (issue #9): phenotypes derived from the notes, with evidence (kfexplorer.nlp.note_phenotypes)
+        # --- phenotypes derived from the notes, with evidence (kfexplorer.nlp.note_phenotypes)
         if (self.first_sync or {"fhir", "notes"} & changed_kinds) and "notes" in existing_tables(con):
             from kfexplorer.nlp.note_phenotypes import derive_note_phenotypes, read_note
 
             staged = {r.planned.info.key: r.staged_path for r in self.fetched
                       if r.planned.kind == "notes" and r.staged_path is not None}
             derive_note_phenotypes(con, lambda path: read_note(self.cache_dir, path, staged))
-        # --- end H9 hook
+        # --- (end of the notes-derived phenotypes)
         replace_warnings(con, "agreement", occurrence_fhir_disagreements(con))
         variant_changes = (changed_kinds | {p.kind for p in self.plan.rejected}) & set(PARQUET_KINDS)
         if self.first_sync or variant_changes or not preaggregates_ready(con):

@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.refresh_action)
         toolbar.addSeparator()
 
-        self.quick_search = QuickSearchBox(self.jobs)  # H11: participants, genes, terms, regions, rsIDs, HGVS
+        self.quick_search = QuickSearchBox(self.jobs)  # participants, genes, terms, regions, rsIDs, HGVS
         self.quick_search.setMinimumWidth(320)
         self.quick_search.setMaximumWidth(440)
         self.quick_search.participant_chosen.connect(self.show_participant)
@@ -282,10 +282,11 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.participants_panel = ParticipantsPanel(self.jobs)
         self.imaging_panel = ImagingPanel(self.jobs, self.cohort_state)
-        self.variants_panel = VariantsPanel(self.jobs, self.cohort_state)  # Variants tab (H7a)
+        self.variants_panel = VariantsPanel(self.jobs, self.cohort_state)
         self.variants_panel.participant_activated.connect(self.show_participant)
-        self.summary_panel = SummaryPanel(self.jobs, self.cohort_state)  # Summary tab (H7b)
-        self.compare_panel = ComparePanel(self.jobs, self.cohort_state)  # Compare tab (H7b); Venn: its venn_section
+        self.summary_panel = SummaryPanel(self.jobs, self.cohort_state)
+        self.compare_panel = ComparePanel(self.jobs, self.cohort_state)
+        self.compare_panel.venn_requested.connect(self.show_venn)
         self.tab_panels: dict[str, QWidget] = {}
         for name in TAB_NAMES:
             panel: QWidget = {"Participants": self.participants_panel,

@@ -296,3 +296,16 @@ def test_a_release_library_opens_on_its_current_release(qtbot: QtBot, tmp_path: 
     assert window.release_status.text() == f"release {release_id}"
     assert window.cache_dir is not None and window.cache_dir != library and library in window.cache_dir.parents
     qtbot.waitUntil(lambda: window.participants_panel.model.rowCount() == patients, timeout=8000)
+
+
+def test_compare_tab_opens_the_venn_of_the_queries(qtbot: QtBot, ui_cache_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from kfexplorer.ui.dialogs.venn_dialog import VennDialog
+
+    monkeypatch.setenv("KFEXPLORER_DATA_DIR", str(tmp_path / "data"))  # the user database of saved cohorts
+    window = open_window(qtbot, ui_cache_dir)
+    window.tabs.setCurrentWidget(window.compare_panel)
+    window.compare_panel.venn_button.click()
+    dialogs = [w for w in window.findChildren(VennDialog) if w.isVisible()]
+    assert len(dialogs) == 1
+    dialogs[0].close()

@@ -238,7 +238,7 @@ class CriterionEditor(QDialog):
         self.pages.addWidget(page)
 
     def _build_inheritance_page(self) -> None:
-        """The five inheritance modes as checkboxes, and the parent thresholds of de novo (H11)."""
+        """The five inheritance modes as checkboxes, and the parent thresholds of de novo."""
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)

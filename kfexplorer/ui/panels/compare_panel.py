@@ -1,6 +1,6 @@
 """The Compare tab: Kaplan–Meier overall survival of two cohorts side by side, with censor ticks, numbers at risk
 and the log-rank p-value. The two cohorts are the current cohort and its complement, or two saved cohorts from the
-user database. Below it, a section is kept for the Venn diagram of 2–3 cohorts (`venn_section`).
+user database. Below it, a row opens the Venn diagram of 2–3 cohorts (`venn_requested`; the window shows it).
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ class ComparePanel(QWidget):
     """Chooses two cohorts, computes their survival in a worker, and shows the Kaplan–Meier card."""
 
     comparison_loaded = Signal()
+    venn_requested = Signal()
 
     def __init__(self, jobs: QtJobRunner | None = None, state: CohortState | None = None,
                  saved_cohorts: SavedCohortLoader | None = None, parent: QWidget | None = None) -> None:
@@ -206,10 +207,15 @@ class ComparePanel(QWidget):
         layout.addWidget(self.status_label)
         self.survival_card = SurvivalCard()
         layout.addWidget(self.survival_card, 3)
-        # The Venn diagram of 2–3 cohorts goes here (another panel adds its widget to this layout).
-        self.venn_section = QVBoxLayout()
-        self.venn_section.setObjectName("VennSection")
-        layout.addLayout(self.venn_section, 2)
+        venn_row = QHBoxLayout()
+        venn_row.setSpacing(8)
+        venn_label = QLabel("Overlap of 2–3 cohorts (queries Q1, Q2… or saved cohorts), each region a cohort:")
+        venn_label.setWordWrap(True)
+        self.venn_button = QPushButton("Venn diagram…")
+        self.venn_button.clicked.connect(self.venn_requested.emit)
+        venn_row.addWidget(venn_label, 1)
+        venn_row.addWidget(self.venn_button)
+        layout.addLayout(venn_row)
         self._mode_changed()
         self.state.add_listener(lambda _cohort: self.refresh() if self.vs_rest.isChecked() else None)
 

@@ -133,7 +133,7 @@ class QueryBar(QFrame):
         self.jobs = jobs
         self.workspace: Workspace | None = None
         self.editor: CriterionEditor | None = None
-        self.term_labels: dict[str, str] = {}  # ontology id -> label, looked up in a worker for the pills (H11)
+        self.term_labels: dict[str, str] = {}  # ontology id -> label, looked up in a worker for the pills
         self._labels_asked: set[str] = set()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
