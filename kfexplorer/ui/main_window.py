@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
 
         self.quick_search = QuickSearchBox(self.jobs)  # participants, genes, terms, regions, rsIDs, HGVS
-        self.quick_search.setMinimumWidth(320)
+        self.quick_search.setMinimumWidth(220)
         self.quick_search.setMaximumWidth(440)
         self.quick_search.participant_chosen.connect(self.show_participant)
         self.quick_search.criterion_chosen.connect(lambda node: self.cohort_state.add(node))
