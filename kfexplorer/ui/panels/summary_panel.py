@@ -106,6 +106,7 @@ class SummaryPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         self.status_label = QLabel("Open a release to see charts of the cohort.")
         self.status_label.setEnabled(False)
+        self.status_label.setWordWrap(True)
         self.status_label.setContentsMargins(8, 4, 8, 0)
         outer.addWidget(self.status_label)
         scroll = QScrollArea()
@@ -227,7 +228,8 @@ class SummaryPanel(QWidget):
         self._pending.discard(part)
         if self._pending:
             return
-        self.status_label.setText(f"Charts of {self.participants or 0:,} participants · click a bar to filter, "
+        self.status_label.setText(f"Charts of {self.participants or 0:,} participants (a chart with a filter of its "
+                                  "own counts without it; the chosen bars are darker) · click a bar to filter, "
                                   "shift-click to add it with OR · right-click to export")
         self.charts_loaded.emit()
 
