@@ -237,3 +237,17 @@ def test_previews_open_on_a_cache_without_clinical_or_variant_tables(qtbot: QtBo
     widget.close()
     if widget.jobs is not None:
         widget.jobs.shutdown()
+
+
+def test_a_term_chosen_the_portal_way_highlights_its_bar(qtbot: QtBot) -> None:
+    from kfexplorer.services.cohort_charts import BarSeries
+    from kfexplorer.ui.panels.summary_panel import SummaryPanel
+
+    state = CohortState()
+    panel = SummaryPanel(None, state)
+    qtbot.addWidget(panel)
+    series = BarSeries("phenotypes", "Top phenotypes", "phenotype.observed", ("HP:0002013", "HP:0001250"),
+                       ("Vomiting", "Seizure"), (12, 7))
+    assert panel._selected_bars(series) == set()
+    state.set_field_values("phenotype.observed", ["Seizure (HP:0001250)"])
+    assert panel._selected_bars(series) == {1}

@@ -17,6 +17,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from kfexplorer.progress import CancelToken, ProgressCallback
+from kfexplorer.query.compiler import ontology_term_id
 from kfexplorer.query.model import MISSING_VALUE, Cohort, Criterion, Value
 from kfexplorer.services.cohort_charts import (
     AGE_FIELD,
@@ -253,7 +254,9 @@ class SummaryPanel(QWidget):
 
     # -- selection and clicks -----------------------------------------------------------------------------------
     def _selected_bars(self, series: BarSeries) -> set[int]:
-        chosen = self.state.field_values(series.field)
+        chosen = set(self.state.field_values(series.field))
+        # ontology values may be written as the portal writes them ("Seizure (HP:0001250)"): compare their term ids
+        chosen |= {term for term in (ontology_term_id(v) for v in chosen) if term}
         return {i for i, value in enumerate(series.values) if value in chosen}
 
     def _age_range(self) -> tuple[int, Criterion] | None:
