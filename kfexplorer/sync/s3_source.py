@@ -13,8 +13,9 @@ ElementTree instead of botocore's generic parser (`_take_listed_contents`). The 
 `fetch` downloads with GETs pinned to the listed ETag (If-Match, so an object replaced after the listing is not
 mixed up with the old one), in ranged parts for large objects (written in place with os.pwrite), and checks the
 byte count: a short or broken body resumes from the last byte received. Each GET is a SigV4-presigned URL sent
-through the botocore client's own HTTP session (its pool, proxies, CA bundle, timeouts), a third of the client
-CPU of a full botocore call per object; a region redirect hands the GETs back to botocore's get_object. botocore's
+through the botocore client's own HTTP session (its pool, proxies, CA bundle, timeouts), signed by
+kfexplorer.sync.presigned_gets (botocore's signer, the endpoint resolved once), a fifth of the client CPU of a full
+botocore call per object; a region redirect hands the GETs back to botocore's get_object. botocore's
 response checksums (a CRC over every body) are off: integrity is release.json's sha256, checked by the transfer
 for every object it lists (kfexplorer.sync.transfer), and TLS on the wire; the byte count is always checked. Throttling (503 SlowDown), 5xx, dropped or reset connections, timeouts and truncated
 bodies are retried with exponential backoff and full jitter (botocore's own retries are off, so the policy here is
@@ -45,6 +46,7 @@ import urllib3.exceptions
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 
+from kfexplorer.sync.presigned_gets import PresignedGetSigner
 from kfexplorer.sync.source import (
     AccessDeniedError,
     BytesProgress,
@@ -264,6 +266,7 @@ class S3Source:
         self._parts_lock = threading.Lock()
         self._max_connections = max_connections
         self._presigned_gets = presigned_gets
+        self._signer = PresignedGetSigner(self._client, session, bucket, PRESIGNED_SECONDS)
 
     @classmethod
     def from_uri(cls, uri: str, **options: Any) -> S3Source:
@@ -502,8 +505,7 @@ class S3Source:
         third of the client's CPU per object of a full botocore call; botocore's get_object when S3 redirects to
         another region (then for the rest of this source's life) or with `presigned_gets=False`."""
         if self._presigned_gets:
-            url = self._client.generate_presigned_url(
-                "get_object", Params={"Bucket": kwargs["Bucket"], "Key": kwargs["Key"]}, ExpiresIn=PRESIGNED_SECONDS)
+            url = self._signer.sign(kwargs["Key"])
             headers = {"If-Match": kwargs["IfMatch"]}
             if "Range" in kwargs:
                 headers["Range"] = kwargs["Range"]

@@ -12,10 +12,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_bench(module: str, scale: int, data: Path) -> dict[str, Any]:
+def run_bench(module: str, scale: int, data: Path, *options: str) -> dict[str, Any]:
     """Run `python -m bench.<module>` at `scale` with its data under `data`; return its closing JSON line."""
     env = {**os.environ, "KFEXPLORER_BENCH_DATA": str(data)}
-    result = subprocess.run([sys.executable, "-m", f"bench.{module}", "--scale", str(scale), "--repeat", "1"],
+    result = subprocess.run([sys.executable, "-m", f"bench.{module}", "--scale", str(scale), "--repeat", "1",
+                             *options],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     payload: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
@@ -27,6 +28,20 @@ def run_bench(module: str, scale: int, data: Path) -> dict[str, Any]:
 def test_sync_bench_runs_and_agrees(tmp_path: Path) -> None:
     payload = run_bench("sync", 20000, tmp_path)
     assert [r["scenario"] for r in payload["results"]] == ["full sync into an empty cache", "no-op re-sync"]
+
+
+def test_sync_bench_s3_runs_on_both_servers_and_agrees(tmp_path: Path) -> None:
+    """moto (uploaded) and rclone (serving the release folder) hand both tools every object of the release."""
+    payload = run_bench("sync", 20000, tmp_path, "--s3-only")
+    names = [r["scenario"] for r in payload["results"]]
+    assert names == [f"{what} ({server})" for server in ("moto", "rclone") for what in
+                     ("S3 transfer into an empty cache", "S3 sync end-to-end", "S3 no-op re-sync")]
+    release = tmp_path / "release-20000"
+    files = [p for p in release.rglob("*") if p.is_file()]
+    for server in ("moto", "rclone"):
+        assert payload[f"s3_{server}_objects"] == len(files) > 100
+        assert payload[f"s3_{server}_bytes"] == sum(p.stat().st_size for p in files)
+        assert payload[f"s3_{server}_server_cpu_per_transfer_second"] > 0
 
 
 def test_fhir_bench_runs_and_agrees(tmp_path: Path) -> None:
