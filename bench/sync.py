@@ -154,10 +154,10 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return server, _wait_for_port(server, port)
+    return server, _wait_for_port(server, port, "moto")
 
 
-def _wait_for_port(server: subprocess.Popen[bytes], port: int) -> str:
+def _wait_for_port(server: subprocess.Popen[bytes], port: int, name: str) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -166,7 +166,7 @@ def _wait_for_port(server: subprocess.Popen[bytes], port: int) -> str:
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise RuntimeError(f"the S3 server {server.args[0]!r} did not start")
+    raise RuntimeError(f"the S3 server {name} did not start")
 
 
 def _tool(name: str) -> str | None:
@@ -190,7 +190,7 @@ def start_rclone(release: Path, work: Path) -> tuple[subprocess.Popen[bytes], st
     port = free_port()
     server = subprocess.Popen([rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", str(root)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return server, _wait_for_port(server, port)
+    return server, _wait_for_port(server, port, "rclone")
 
 
 def upload_release(release: Path, endpoint: str) -> int:
