@@ -432,40 +432,38 @@ class _IngestOutcome:
     warnings: list[str]
 
 
+@dataclass(frozen=True)
+class _IngestInput:
+    """What one ingest works on: the cache's connection and folder, the release document, the plan and the fetched
+    objects (in any order); `first_sync` when the cache held no release yet; where it reports and is cancelled."""
+
+    con: duckdb.DuckDBPyConnection
+    cache_dir: Path
+    release: dict[str, Any]
+    plan: SyncPlan
+    fetched: list[FetchResult]
+    first_sync: bool
+    progress: ProgressCallback | None
+    cancel: CancelToken | None
+
+
 class _IngestTransaction:
     """One attempt at the ingest transaction; `forced` holds objects already known to fail (quarantined)."""
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        cache_dir: Path,
-        release: dict[str, Any],
-        plan: SyncPlan,
-        fetched: list[FetchResult],
-        first_sync: bool,
-        forced: dict[str, str],
-        imaging_one_by_one: bool,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-    ) -> None:
-        self.con = con
-        self.cache_dir = cache_dir
-        self.release = release
-        self.plan = plan
-        self.fetched = sorted(fetched, key=lambda r: (INGEST_ORDER.get(r.planned.kind, 99), r.planned.info.key))
-        self.first_sync = first_sync
+    def __init__(self, ingest: _IngestInput, forced: dict[str, str], imaging_one_by_one: bool) -> None:
+        self.ingest = ingest
+        # the fetched objects in ingest order
+        self.fetched = sorted(ingest.fetched, key=lambda r: (INGEST_ORDER.get(r.planned.kind, 99), r.planned.info.key))
         self.forced = forced
         self.imaging_one_by_one = imaging_one_by_one
-        self.progress = progress
-        self.cancel = cancel
         self.quarantined: list[QuarantineItem] = []
         self.moves: list[tuple[str, str | None]] = []
         self.next_id = 0
         self.done = 0
 
     def _check_cancel(self) -> None:
-        if self.cancel is not None:
-            self.cancel.raise_if_cancelled()
+        if self.ingest.cancel is not None:
+            self.ingest.cancel.raise_if_cancelled()
 
     def _source_id(self, planned: PlannedObject) -> int:
         if planned.existing is not None:
@@ -476,34 +474,35 @@ class _IngestTransaction:
     def _catalog(self, planned: PlannedObject, source_id: int, sha256: str | None, quarantined: bool) -> None:
         entry = CatalogEntry(source_id, planned.info.key, planned.kind, planned.info.size, planned.info.etag,
                              sha256 if sha256 is not None else planned.expected_sha256, quarantined)
-        upsert_catalog_entry(self.con, entry, exists=planned.existing is not None)
+        upsert_catalog_entry(self.ingest.con, entry, exists=planned.existing is not None)
 
     def _quarantine(self, items: Sequence[QuarantineItem], kind: str, source_id: int | None) -> None:
-        add_quarantine(self.con, items, kind, source_id)
+        add_quarantine(self.ingest.con, items, kind, source_id)
         self.quarantined.extend(items)
 
     def _ingested(self) -> None:
         self.done += 1
-        _emit(self.progress, "ingest", self.done, len(self.fetched) + len(self.plan.rejected))
+        _emit(self.ingest.progress, "ingest", self.done, len(self.fetched) + len(self.ingest.plan.rejected))
 
     def run(self) -> _IngestOutcome:
-        con = self.con
+        con = self.ingest.con
         con.execute("BEGIN TRANSACTION")
         create_schema(con)
         self.next_id = next_source_id(con)
         # 1. forget the rows of every changed or deleted object
-        old_ids = [p.existing.source_id for p in [*self.plan.fetch, *self.plan.rejected] if p.existing is not None]
-        old_ids += [entry.source_id for entry in self.plan.delete]
+        old_ids = [p.existing.source_id for p in [*self.ingest.plan.fetch, *self.ingest.plan.rejected]
+                   if p.existing is not None]
+        old_ids += [entry.source_id for entry in self.ingest.plan.delete]
         if old_ids:
             for table in tables_with_source_id(con):
                 # table names come from information_schema of our own database
                 con.execute(f'DELETE FROM "{table}" WHERE list_contains(?, _source_id)', [old_ids])
-        delete_catalog_entries(con, [entry.source_id for entry in self.plan.delete])
-        for entry in self.plan.delete:
+        delete_catalog_entries(con, [entry.source_id for entry in self.ingest.plan.delete])
+        for entry in self.ingest.plan.delete:
             if entry.kind in FILE_KINDS:
                 self.moves.append((entry.key, None))
         # 2. rejected keys: catalogued and quarantined, never fetched
-        for planned in self.plan.rejected:
+        for planned in self.ingest.plan.rejected:
             source_id = self._source_id(planned)
             self._catalog(planned, source_id, None, quarantined=True)
             self._quarantine([QuarantineItem(planned.info.key, planned.reason)], planned.kind, source_id)
@@ -539,27 +538,27 @@ class _IngestTransaction:
         _crash_point("ingest")
         # 4. derived tables
         warnings: list[str] = []
-        changed_kinds = {p.kind for p in self.plan.fetch} | {e.kind for e in self.plan.delete}
-        if self.first_sync or "ontology" in changed_kinds:
+        changed_kinds = {p.kind for p in self.ingest.plan.fetch} | {e.kind for e in self.ingest.plan.delete}
+        if self.ingest.first_sync or "ontology" in changed_kinds:
             self._load_ontologies()
-        if self.first_sync or "fhir" in changed_kinds:
+        if self.ingest.first_sync or "fhir" in changed_kinds:
             fhir_warnings = self._rebuild_clinical()
             replace_warnings(con, "fhir", fhir_warnings)
         # --- phenotypes derived from the notes, with evidence (kfexplorer.nlp.note_phenotypes)
-        if (self.first_sync or {"fhir", "notes"} & changed_kinds) and "notes" in existing_tables(con):
+        if (self.ingest.first_sync or {"fhir", "notes"} & changed_kinds) and "notes" in existing_tables(con):
             from kfexplorer.nlp.note_phenotypes import derive_note_phenotypes, read_note
 
             staged = {r.planned.info.key: r.staged_path for r in self.fetched
                       if r.planned.kind == "notes" and r.staged_path is not None}
-            derive_note_phenotypes(con, lambda path: read_note(self.cache_dir, path, staged))
+            derive_note_phenotypes(con, lambda path: read_note(self.ingest.cache_dir, path, staged))
         # --- (end of the notes-derived phenotypes)
         replace_warnings(con, "agreement", occurrence_fhir_disagreements(con))
-        variant_changes = (changed_kinds | {p.kind for p in self.plan.rejected}) & set(PARQUET_KINDS)
-        if self.first_sync or variant_changes or not preaggregates_ready(con):
+        variant_changes = (changed_kinds | {p.kind for p in self.ingest.plan.rejected}) & set(PARQUET_KINDS)
+        if self.ingest.first_sync or variant_changes or not preaggregates_ready(con):
             rebuild_preaggregates(con)  # kfexplorer.query.preaggregates: consistent with the variant tables
         warnings = read_warnings(con)
-        if any(p.kind == "release" for p in self.plan.fetch) or self.first_sync:
-            write_release_meta(con, self.release)
+        if any(p.kind == "release" for p in self.ingest.plan.fetch) or self.ingest.first_sync:
+            write_release_meta(con, self.ingest.release)
         if self.moves:
             con.executemany("INSERT INTO pending_file_moves (key, staged_path) VALUES (?, ?)",
                             [[key, staged] for key, staged in self.moves])
@@ -571,17 +570,17 @@ class _IngestTransaction:
         return _IngestOutcome(self.quarantined, warnings)
 
     def _relative_to_cache(self, path: Path) -> str:
-        return path.relative_to(self.cache_dir).as_posix()
+        return path.relative_to(self.ingest.cache_dir).as_posix()
 
     def _ingest_object(self, planned: PlannedObject, source_id: int, path: Path) -> list[QuarantineItem]:
         key = planned.info.key
         try:
             if planned.kind in PARQUET_KINDS:
-                return ingest_parquet_object(self.con, planned.kind, source_id, key, path)
+                return ingest_parquet_object(self.ingest.con, planned.kind, source_id, key, path)
             if planned.kind == "fhir":
                 from kfexplorer.fhir.ingest import load_fhir_object
 
-                return load_fhir_object(self.con, source_id, key, path)
+                return load_fhir_object(self.ingest.con, source_id, key, path)
         except (duckdb.Error, ValueError, TypeError, KeyError, OSError) as error:
             raise _ObjectIngestFailed([key], f"ingest failed: {error}") from error
         return []  # release, ontology, notes: nothing to load per object
@@ -597,7 +596,7 @@ class _IngestTransaction:
             batch = imaging[start:start + batch_size]
             items = [(source_id, r.planned.info.key, r.staged_path) for r, source_id in batch if r.staged_path]
             try:
-                problems = index_dicom_files(self.con, items)
+                problems = index_dicom_files(self.ingest.con, items)
             except Exception as error:  # charged to the batch; retried one by one
                 raise _ObjectIngestFailed([r.planned.info.key for r, _ in batch], f"DICOM index failed: {error}") from error
             bad_paths = {item.path for item in problems}
@@ -619,9 +618,9 @@ class _IngestTransaction:
         paths: dict[str, Path] = {}
         staged = {r.planned.info.key: r.staged_path for r in self.fetched
                   if r.planned.kind == "ontology" and r.staged_path is not None and r.planned.info.key not in self.forced}
-        for entry in self.plan.unchanged:
+        for entry in self.ingest.plan.unchanged:
             if entry.kind == "ontology" and not entry.quarantined and entry.key in ONTOLOGY_NAMES:
-                paths[ONTOLOGY_NAMES[entry.key]] = safe_cache_path(self.cache_dir, entry.key)
+                paths[ONTOLOGY_NAMES[entry.key]] = safe_cache_path(self.ingest.cache_dir, entry.key)
         for key, path in staged.items():
             if key in ONTOLOGY_NAMES and path is not None:
                 paths[ONTOLOGY_NAMES[key]] = path
@@ -636,7 +635,7 @@ class _IngestTransaction:
             return  # this build has no ontology loader: the ontology tables stay as they are
         paths = self._ontology_paths()
         try:
-            load_ontologies(self.con, paths)
+            load_ontologies(self.ingest.con, paths)
         except (duckdb.Error, ValueError, OSError) as error:
             changed = [r.planned.info.key for r in self.fetched if r.planned.kind == "ontology"]
             if not changed:
@@ -650,7 +649,7 @@ class _IngestTransaction:
             if error.name != "kfexplorer.fhir.flatten":
                 raise
             return []  # this build has no FHIR flattening: the clinical tables stay as they are
-        return list(rebuild_clinical_tables(self.con))
+        return list(rebuild_clinical_tables(self.ingest.con))
 
 
 def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
@@ -777,7 +776,7 @@ def sync_release(
         if fetched:
             _crash_point("download")
         ingest_started = time.perf_counter()
-        outcome = _run_ingest(con, cache_dir, release, plan, fetched, first_sync, progress, cancel)
+        outcome = _run_ingest(_IngestInput(con, cache_dir, release, plan, fetched, first_sync, progress, cancel))
         _crash_point("commit")
         apply_pending_file_moves(con, cache_dir)
         _empty_partial_dir(cache_dir)
@@ -849,23 +848,14 @@ def _tally_plan(report: SyncReport, plan: SyncPlan) -> None:
         report.deleted.add(entry.size)
 
 
-def _run_ingest(
-    con: duckdb.DuckDBPyConnection,
-    cache_dir: Path,
-    release: dict[str, Any],
-    plan: SyncPlan,
-    fetched: list[FetchResult],
-    first_sync: bool,
-    progress: ProgressCallback | None,
-    cancel: CancelToken | None,
-) -> _IngestOutcome:
+def _run_ingest(ingest: _IngestInput) -> _IngestOutcome:
     """Run the ingest transaction; an object whose ingest aborts it is quarantined and the transaction re-run."""
+    con = ingest.con
     forced: dict[str, str] = {}
     imaging_one_by_one = False
-    attempts = len(fetched) + 2
+    attempts = len(ingest.fetched) + 2
     for _attempt in range(attempts):
-        transaction = _IngestTransaction(con, cache_dir, release, plan, fetched, first_sync, forced,
-                                         imaging_one_by_one, progress, cancel)
+        transaction = _IngestTransaction(ingest, forced, imaging_one_by_one)
         try:
             return transaction.run()
         except _ObjectIngestFailed as failure:

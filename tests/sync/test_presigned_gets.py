@@ -33,6 +33,9 @@ def _same_second(signer: PresignedGetSigner, client: object, bucket: str, key: s
 @pytest.mark.parametrize(("endpoint", "region", "bucket", "style", "token"), [
     ("http://127.0.0.1:9000", "us-east-1", "kf-bucket", "path", None),
     ("http://127.0.0.1:9000/some/base/", "eu-west-1", "kf-bucket", "path", "a-session/token+="),
+    ("http://[::1]:9000", "us-east-1", "kf-bucket", "path", None),
+    ("https://s3.example.org:443", "us-east-1", "kf-bucket", "path", None),
+    ("http://MinIO.Example.org:80", "us-east-1", "kf-bucket", "path", None),
     (None, "us-west-2", "kf-bucket", "virtual", None),
     (None, "us-east-1", "kf-bucket", "auto", "tok"),
     (None, "ap-southeast-2", "my.dotted.bucket", "auto", None),
@@ -45,6 +48,8 @@ def test_urls_equal_botocore(endpoint: str | None, region: str, bucket: str, sty
     for key in KEYS:
         ours, theirs = _same_second(signer, client, bucket, key)
         assert ours == theirs, key
+        query = parse_qs(urlsplit(ours).query)
+        assert query["X-Amz-SignedHeaders"] == ["host"] and len(query["X-Amz-Signature"][0]) == 64
     assert signer._base is not None  # the fast path was taken, not the per-key fallback
 
 
