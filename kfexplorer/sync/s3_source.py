@@ -14,8 +14,8 @@ ElementTree instead of botocore's generic parser (`_take_listed_contents`). The 
 mixed up with the old one), in ranged parts for large objects (written in place with os.pwrite), and checks the
 byte count: a short or broken body resumes from the last byte received. Each GET is a SigV4-presigned URL sent
 through the botocore client's own HTTP session (its pool, proxies, CA bundle, timeouts), signed by
-kfexplorer.sync.presigned_gets (botocore's signer, the endpoint resolved once), a fifth of the client CPU of a full
-botocore call per object; a region redirect hands the GETs back to botocore's get_object. botocore's
+kfexplorer.sync.presigned_gets (the endpoint resolved by botocore once, SigV4 with a cached signing key: a small
+part of the client CPU of a full botocore call per object; docs/sync-performance.md); a region redirect hands the GETs back to botocore's get_object. botocore's
 response checksums (a CRC over every body) are off: integrity is release.json's sha256, checked by the transfer
 for every object it lists (kfexplorer.sync.transfer), and TLS on the wire; the byte count is always checked. Throttling (503 SlowDown), 5xx, dropped or reset connections, timeouts and truncated
 bodies are retried with exponential backoff and full jitter (botocore's own retries are off, so the policy here is
@@ -501,8 +501,8 @@ class S3Source:
 
     def _open_body(self, kwargs: dict[str, Any]) -> Any:
         """The body stream of a GetObject with `kwargs` (Bucket, Key, IfMatch, Range): by default a presigned URL
-        sent through botocore's own HTTP session (same pool, proxies, CA bundle and timeouts), which costs a
-        third of the client's CPU per object of a full botocore call; botocore's get_object when S3 redirects to
+        sent through botocore's own HTTP session (same pool, proxies, CA bundle and timeouts), signed by
+        kfexplorer.sync.presigned_gets; botocore's get_object when S3 redirects to
         another region (then for the rest of this source's life) or with `presigned_gets=False`."""
         if self._presigned_gets:
             url = self._signer.sign(kwargs["Key"])
