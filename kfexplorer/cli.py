@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,16 @@ def _cache_folder(args: argparse.Namespace) -> Path:
     return resolve_cache_folder(Path(args.cache) if args.cache else _default_cache())
 
 
+def _release_library(args: argparse.Namespace) -> Path:
+    """The release library a `releases` / `switch` command works on: --cache (or the default)."""
+    from kfexplorer.sync.releases import is_release_library
+
+    root = Path(args.cache) if args.cache else _default_cache()
+    if not is_release_library(root):
+        raise CommandError(f"{root} is not a release library (sync with --side-by-side to make one)")
+    return root
+
+
 class _StderrProgress:
     """Prints progress to stderr at most a few times a second, only when stderr is a terminal."""
 
@@ -80,23 +91,36 @@ def _print_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 
+def _print_outcome(as_json: bool, payload: Any, summary: str) -> None:
+    """What a command did: `payload` as JSON with --json, else the one-line `summary`."""
+    if as_json:
+        _print_json(payload)
+    else:
+        print(summary)
+
+
+@contextmanager
+def _reported_as_command_error(*errors: type[Exception], prefix: str = "") -> Iterator[None]:
+    """Turn `errors` raised in the block into a CommandError (one line on stderr, exit status 1) after `prefix`."""
+    try:
+        yield
+    except errors as exc:
+        raise CommandError(f"{prefix}{exc}") from exc
+
+
 # --- commands -------------------------------------------------------------------------------------------------
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from kfexplorer.demo.release import ReleaseExistsError, generate_release
 
-    try:
+    with _reported_as_command_error(ReleaseExistsError):
         report = generate_release(Path(args.dir), participants=args.participants, occurrences=args.occurrences,
                                   seed=args.seed, imaging=not args.no_imaging, force=args.force,
                                   progress=_StderrProgress(not args.json))
-    except ReleaseExistsError as exc:
-        raise CommandError(str(exc)) from exc
-    if args.json:
-        _print_json(report.to_json())
-    else:
-        print(f"wrote release {report.release_id} ({report.participants:,} participants, "
-              f"{report.counts.get('occurrences', 0):,} occurrences) to {report.root} in {report.seconds:.1f} s")
+    _print_outcome(args.json, report.to_json(),
+                   f"wrote release {report.release_id} ({report.participants:,} participants, "
+                   f"{report.counts.get('occurrences', 0):,} occurrences) to {report.root} in {report.seconds:.1f} s")
     return 0
 
 
@@ -106,10 +130,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     cache = Path(args.cache) if args.cache else _default_cache()
     concurrency = args.concurrency or load_settings().download_concurrency
-    try:
+    with _reported_as_command_error(ValueError):
         selection = SyncSelection.parse(studies=args.studies, chromosomes=args.chromosomes, include=args.include)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
     printer = _StderrProgress(not args.json)
     download_started: list[float] = []
 
@@ -190,23 +212,19 @@ def cmd_evict(args: argparse.Namespace) -> int:
         return [v.strip() for v in text.split(",") if v.strip()] if text is not None else None
 
     report = evict(cache, studies=items(args.studies), chromosomes=items(args.chromosomes)).to_json()
-    if args.json:
-        _print_json(report)
-    else:
-        rows = ", ".join(f"{count:,} {table}" for table, count in report["rows"].items()) or "no rows"
-        print(f"evicted {report['evicted']['objects']:,} objects ({report['evicted']['bytes']:,} bytes; {rows}) "
-              f"from {cache}; a sync that selects them brings them back")
+    rows = ", ".join(f"{count:,} {table}" for table, count in report["rows"].items()) or "no rows"
+    _print_outcome(args.json, report,
+                   f"evicted {report['evicted']['objects']:,} objects ({report['evicted']['bytes']:,} bytes; {rows}) "
+                   f"from {cache}; a sync that selects them brings them back")
     for key in report["kept_mixed"]:
         print(f"  kept {key}: it also holds rows of other studies or chromosomes", file=sys.stderr)
     return 0
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from kfexplorer.sync.releases import is_release_library, list_releases, remove_release
+    from kfexplorer.sync.releases import list_releases, remove_release
 
-    root = Path(args.cache) if args.cache else _default_cache()
-    if not is_release_library(root):
-        raise CommandError(f"{root} is not a release library (sync with --side-by-side to make one)")
+    root = _release_library(args)
     if args.remove:
         remove_release(root, args.remove)
     entries = [entry.to_json() for entry in list_releases(root)]
@@ -221,11 +239,9 @@ def cmd_releases(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    from kfexplorer.sync.releases import current_release_id, is_release_library, remove_release, switch_release
+    from kfexplorer.sync.releases import current_release_id, remove_release, switch_release
 
-    root = Path(args.cache) if args.cache else _default_cache()
-    if not is_release_library(root):
-        raise CommandError(f"{root} is not a release library (sync with --side-by-side to make one)")
+    root = _release_library(args)
     previous = current_release_id(root)
     switch_release(root, args.release_id)
     print(f"current release of {root}: {args.release_id}")
@@ -254,11 +270,9 @@ def cmd_count(args: argparse.Namespace) -> int:
     from kfexplorer.services.cohort_count import count_cohort_in_cache, read_cohort_file
 
     cache = _cache_folder(args)
-    try:
+    with _reported_as_command_error(QueryError, prefix=f"cohort {args.cohort}: "):
         cohort = read_cohort_file(Path(args.cohort))
         result = count_cohort_in_cache(cache, cohort, attrition=args.attrition)
-    except QueryError as exc:
-        raise CommandError(f"cohort {args.cohort}: {exc}") from exc
     from kfexplorer.export.sidecar import read_sidecar, reproduction_warnings
 
     sidecar = read_sidecar(Path(args.cohort))  # an export's FILE.cohort.json: does the count reproduce it?
@@ -280,22 +294,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from kfexplorer.query.model import Cohort, QueryError
 
     cache = _cache_folder(args)
-    try:
+    with _reported_as_command_error(QueryError, prefix=f"cohort {args.cohort}: "):
         cohort = read_cohort_or_list(Path(args.cohort)) if args.cohort else Cohort()
-    except QueryError as exc:
-        raise CommandError(f"cohort {args.cohort}: {exc}") from exc
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    try:
+    with _reported_as_command_error(ExportError, QueryError):
         result = export_cohort_in_cache(cache, cohort, args.what, Path(args.out), file_format=args.format,
                                         columns=columns, safe=False if args.no_safe else None,
                                         progress=_StderrProgress(not args.json))
-    except (ExportError, QueryError) as exc:
-        raise CommandError(str(exc)) from exc
-    if args.json:
-        _print_json(result.to_json())
-    else:
-        print(f"wrote {result.rows:,} {args.what} rows of {result.participants:,} participants to {result.path} "
-              f"({result.bytes:,} bytes, {result.file_format}) and the sidecar {result.sidecar}")
+    _print_outcome(args.json, result.to_json(),
+                   f"wrote {result.rows:,} {args.what} rows of {result.participants:,} participants to {result.path} "
+                   f"({result.bytes:,} bytes, {result.file_format}) and the sidecar {result.sidecar}")
     return 0
 
 
@@ -307,24 +315,14 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kfexplorer.demo.release import generate_release
-    from kfexplorer.services.demo_workspace import demo_folder
+    from kfexplorer.services.demo_workspace import demo_folder, prepare_demo_workspace
     from kfexplorer.store.status import cache_status
-    from kfexplorer.sync.engine import sync_release
 
     base = Path(args.dir) if args.dir else demo_folder()
-    release = base / "release"
-    cache = Path(args.cache) if args.cache else base / "cache"
-    if not (release / "release.json").exists():
-        print(f"generating the demo release in {release} …", flush=True)
-        report = generate_release(release, participants=args.participants, occurrences=args.occurrences,
-                                  seed=args.seed, force=True, progress=_StderrProgress(True))
-        print(f"  {report.participants:,} participants, {report.counts.get('occurrences', 0):,} occurrences "
-              f"in {report.seconds:.1f} s", flush=True)
-    print(f"syncing it into the cache {cache} …", flush=True)
-    sync = sync_release(str(release), cache, progress=_StderrProgress(True)).to_json()
-    print(f"  {sync['transferred']['objects']:,} objects ingested, {sync['skipped']['objects']:,} unchanged, "
-          f"{len(sync['quarantined'])} quarantined in {sync['seconds']:.1f} s", flush=True)
+    workspace = prepare_demo_workspace(base, cache=Path(args.cache) if args.cache else None,
+                                       participants=args.participants, occurrences=args.occurrences, seed=args.seed,
+                                       progress=_StderrProgress(True), say=lambda line: print(line, flush=True))
+    release, cache = workspace.release, workspace.cache
     status = cache_status(cache)
     (base / "status.json").write_text(json.dumps(status, indent=2) + "\n", encoding="utf-8")
     tables = status["tables"]

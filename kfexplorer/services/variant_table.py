@@ -88,16 +88,9 @@ OCCURRENCE_COLUMNS: tuple[Column, ...] = (
     Column("affected_status", "Affected"),
 )
 
-CARRIER_COLUMNS: tuple[Column, ...] = (
-    Column("participant_id", "Participant"),
-    Column("zygosity", "Zygosity"),
-    Column("mother_zygosity", "Mother"),
-    Column("father_zygosity", "Father"),
-    Column("gq", "GQ", True),
-    Column("dp", "DP", True),
-    Column("study_id", "Study"),
-    Column("family_id", "Family"),
-    Column("affected_status", "Affected"),
+# The carriers of one variant: its occurrence columns without the variant's own (locus, position) and the proband flag.
+CARRIER_COLUMNS: tuple[Column, ...] = tuple(
+    c for c in OCCURRENCE_COLUMNS if c.name not in {"locus_id", "chromosome", "start", "is_proband"}
 )
 
 _VARIANT_NAMES = {c.name for c in VARIANT_COLUMNS}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFontDatabase, QGuiApplication
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -34,6 +34,8 @@ from kfexplorer.query.sqon import cohort_to_sqon
 from kfexplorer.services.cohort_count import AttritionStep, count_cohort, parse_cohort_document
 from kfexplorer.services.jobs import JobFailure
 from kfexplorer.services.workspace import Workspace
+from kfexplorer.ui.dialogs.picked_text_file import pick_file, read_picked_text
+from kfexplorer.ui.dialogs.worker_dialog import WorkerDialog
 from kfexplorer.ui.job_signals import QtJobRunner
 
 
@@ -144,15 +146,12 @@ class ImportCohortDialog(QDialog):
         self.resize(640, 420)
 
     def _choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import a SQON or cohort", "", "JSON (*.json);;All (*)")
-        if path:
-            self.load_file(Path(path))
+        pick_file(self, "Import a SQON or cohort", "JSON (*.json);;All (*)", self.load_file)
 
     def load_file(self, path: Path) -> None:
-        try:
-            self.text_box.setPlainText(path.read_text(encoding="utf-8", errors="replace"))
-        except OSError as error:
-            self.error_label.setText(f"Could not read {path.name}: {error.strerror}")
+        text = read_picked_text(path, self.error_label)
+        if text is not None:
+            self.text_box.setPlainText(text)
 
     def read(self) -> Cohort:
         """The cohort in the text; QueryError worded for the user (an unknown field is named)."""
@@ -179,11 +178,10 @@ class ImportCohortDialog(QDialog):
         return True
 
 
-class AttritionDialog(QDialog):
+class AttritionDialog(WorkerDialog):
     """The count after each top-level criterion, in order, as a funnel (computed in a worker)."""
 
     computed = Signal()
-    closed_for_good = False  # set on close: late worker answers are dropped
 
     def __init__(self, jobs: QtJobRunner, workspace: Workspace | None, cohort: Cohort,
                  parent: QWidget | None = None) -> None:
@@ -218,14 +216,6 @@ class AttritionDialog(QDialog):
 
         jobs.submit(attrition, name="Attrition", key="attrition",
                     on_finished=lambda result: self.show_steps(*result), on_failed=self._failed)
-
-    def done(self, result: int) -> None:
-        self.closed_for_good = True
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.closed_for_good = True
-        super().closeEvent(event)
 
     def _failed(self, failure: JobFailure) -> None:
         if self.closed_for_good:  # a worker answered after the dialog closed

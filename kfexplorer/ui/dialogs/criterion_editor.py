@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -44,6 +42,8 @@ from kfexplorer.query.model import Cohort, Criterion, QueryError, Value
 from kfexplorer.services.cohort_count import facet_counts
 from kfexplorer.services.jobs import JobFailure
 from kfexplorer.services.workspace import Workspace
+from kfexplorer.ui.dialogs.picked_text_file import pick_file, read_picked_text
+from kfexplorer.ui.dialogs.worker_dialog import WorkerDialog
 from kfexplorer.ui.job_signals import QtJobRunner
 
 # Category of a field: the part of its name before the first dot, in this order, with these titles.
@@ -93,11 +93,10 @@ def search_ontology_terms(con: Any, ontology: str | None, text: str, limit: int 
     return [(str(r[0]), str(r[1] or "")) for r in con.execute(sql, params).fetchall()]
 
 
-class CriterionEditor(QDialog):
+class CriterionEditor(WorkerDialog):
     """Edits one criterion; `criterion_accepted(Criterion)` fires on OK with a valid one."""
 
     criterion_accepted = Signal(object)
-    closed_for_good = False  # set on close: late worker answers are dropped
 
     def __init__(self, jobs: QtJobRunner | None, workspace: Workspace | None, cohort: Cohort,
                  criterion: Criterion | None = None, parent: QWidget | None = None) -> None:
@@ -137,14 +136,6 @@ class CriterionEditor(QDialog):
         self.set_field(start)
         if criterion is not None:
             self._load(criterion)
-
-    def done(self, result: int) -> None:
-        self.closed_for_good = True
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.closed_for_good = True
-        super().closeEvent(event)
 
     # -- building -----------------------------------------------------------------------------------------------
     def _fill_fields(self) -> None:
@@ -432,16 +423,12 @@ class CriterionEditor(QDialog):
             item.setCheckState(Qt.CheckState.Checked if key in values else Qt.CheckState.Unchecked)
 
     def _choose_list_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load a list of values", "", "Text files (*.txt *.tsv *.csv);;All (*)")
-        if path:
-            self.load_list_file(Path(path))
+        pick_file(self, "Load a list of values", "Text files (*.txt *.tsv *.csv);;All (*)", self.load_list_file)
 
     def load_list_file(self, path: Path) -> None:
         """Put the values of a text file (a gene panel: the first column of each line) in the paste box."""
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            self.error_label.setText(f"Could not read {path.name}: {error.strerror}")
+        text = read_picked_text(path, self.error_label)
+        if text is None:
             return
         values = [re.split(r"[\t,;]", line.strip())[0].strip() for line in text.splitlines()
                   if line.strip() and not line.lstrip().startswith("#")]

@@ -8,9 +8,8 @@ import math
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -27,6 +26,7 @@ from kfexplorer.query.model import Cohort, QueryError
 from kfexplorer.services.cohort_sets import VennCounts, region_cohort, region_words, venn_counts
 from kfexplorer.services.jobs import JobFailure
 from kfexplorer.services.workspace import Workspace
+from kfexplorer.ui.dialogs.worker_dialog import WorkerDialog
 from kfexplorer.ui.job_signals import QtJobRunner
 
 CIRCLE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c")
@@ -159,13 +159,12 @@ class VennWidget(QWidget):
             self.region_clicked.emit(mask)
 
 
-class VennDialog(QDialog):
+class VennDialog(WorkerDialog):
     """Choose 2–3 of `candidates` (name, cohort); `cohort_chosen(Cohort)` / `save_requested(Cohort)` for a region."""
 
     cohort_chosen = Signal(object)
     save_requested = Signal(object)
     computed = Signal()
-    closed_for_good = False  # set on close: late worker answers are dropped
 
     def __init__(self, jobs: QtJobRunner, workspace: Workspace | None, candidates: Sequence[tuple[str, Cohort]],
                  parent: QWidget | None = None) -> None:
@@ -207,14 +206,6 @@ class VennDialog(QDialog):
         layout.addWidget(self.venn, 2)
         self.resize(820, 460)
         self._update_buttons()
-
-    def done(self, result: int) -> None:
-        self.closed_for_good = True
-        super().done(result)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self.closed_for_good = True
-        super().closeEvent(event)
 
     def pick(self, indices: Sequence[int]) -> None:
         self.cohort_list.blockSignals(True)

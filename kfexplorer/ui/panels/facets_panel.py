@@ -35,7 +35,7 @@ from kfexplorer.services.facet_queries import (
 from kfexplorer.services.jobs import JobFailure
 from kfexplorer.services.workspace import Workspace
 from kfexplorer.ui.job_signals import QtJobRunner
-from kfexplorer.ui.preview_host import ensure_application, open_preview_workspace, show_preview
+from kfexplorer.ui.preview_host import preview_panel_with_jobs
 from kfexplorer.ui.widgets.facet_frame import FacetFrame
 from kfexplorer.ui.widgets.facet_group import FacetGroup
 from kfexplorer.ui.widgets.facet_range import RangeFacet
@@ -373,12 +373,7 @@ class FacetsPanel(QWidget):
 
 def preview(cache_dir: Path | None = None, exec_loop: bool = True) -> QWidget:
     """Open the Facets dock alone over `cache_dir`."""
-    ensure_application()
-    jobs = QtJobRunner()
-    panel = FacetsPanel(jobs)
-    jobs.setParent(panel)
-    panel.set_workspace(open_preview_workspace(cache_dir))
-    return show_preview(panel, "Facets", exec_loop, size=(300, 800))
+    return preview_panel_with_jobs(FacetsPanel, cache_dir, "Facets", exec_loop, size=(300, 800))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from kfexplorer.services.workspace import Workspace
 from kfexplorer.ui.job_signals import QtJobRunner
 from kfexplorer.ui.panels.chart_cards import BarChartCard, ChartCard
 from kfexplorer.ui.panels.lollipop_card import LollipopCard
-from kfexplorer.ui.preview_host import ensure_application, open_preview_workspace, show_preview
+from kfexplorer.ui.preview_host import preview_panel_with_jobs
 
 # (series key, title) in grid order, two per row; the age histogram and the lollipop span the rows after them.
 BAR_CHARTS: tuple[tuple[str, str], ...] = (
@@ -316,12 +316,7 @@ class SummaryPanel(QWidget):
 
 def preview(cache_dir: Path | None = None, exec_loop: bool = True) -> QWidget:
     """Open the Summary tab alone over `cache_dir`."""
-    ensure_application()
-    jobs = QtJobRunner()
-    panel = SummaryPanel(jobs)
-    jobs.setParent(panel)
-    panel.set_workspace(open_preview_workspace(cache_dir))
-    return show_preview(panel, "Summary", exec_loop, size=(1000, 800))
+    return preview_panel_with_jobs(SummaryPanel, cache_dir, "Summary", exec_loop, size=(1000, 800))
 
 
 if __name__ == "__main__":
