@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import duckdb
 
 from kfexplorer.export.spreadsheet_safety import clean_text_columns, is_text_type, neutralised_sql
-from kfexplorer.query.compiler import compile_cohort, is_occurrence_level, occurrence_filter
-from kfexplorer.query.model import Cohort, Group, Node, QueryError, Value
+from kfexplorer.query.compiler import compile_cohort, occurrence_filter, required_variant_criteria
+from kfexplorer.query.model import Cohort, Node, QueryError, Value
 from kfexplorer.store.schema import quote_identifier
 
 # What can be exported, with the cache table it reads.
@@ -115,14 +115,7 @@ def _select_list(alias: str, columns: Sequence[ColumnInfo], safe: bool, clean: S
 
 def variant_criteria(node: Node) -> Node | None:
     """The cohort's variant criteria (see the module note), as one node; None when it has none."""
-    if is_occurrence_level(node):
-        return node
-    if isinstance(node, Group) and node.op == "and":
-        found = [part for part in (variant_criteria(child) for child in node.children) if part is not None]
-        if not found:
-            return None
-        return found[0] if len(found) == 1 else Group("and", tuple(found))
-    return None
+    return required_variant_criteria(node)
 
 
 def cohort_calls_filter(cohort: Cohort, *, preaggregated: bool = False) -> tuple[str, tuple[Value, ...]]:

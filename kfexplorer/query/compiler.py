@@ -242,6 +242,20 @@ def is_occurrence_level(node: Node) -> bool:
     return bool(node.children) and all(is_occurrence_level(child) for child in node.children)
 
 
+def required_variant_criteria(node: Node) -> Node | None:
+    """What every call of a member must satisfy: the occurrence-level criteria `node` requires through `and`s at any
+    depth, as one node (None when it requires none). An `or` or `not` mixing participant and variant criteria
+    requires no particular call (a member may qualify through the other side)."""
+    if is_occurrence_level(node):
+        return node
+    if isinstance(node, Group) and node.op == "and":
+        found = [part for part in (required_variant_criteria(child) for child in node.children) if part is not None]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else Group("and", tuple(found))
+    return None
+
+
 def _occurrence_expression(node: Node, sources: set[str]) -> _Sql:
     if isinstance(node, Criterion):
         spec = field_spec(node.field)

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 
 from kfexplorer.progress import CancelToken
-from kfexplorer.query.compiler import CompiledQuery, compile_cohort, is_occurrence_level, occurrence_filter
-from kfexplorer.query.model import MISSING_VALUE, Cohort, Group, Node, Not, Value
+from kfexplorer.query.compiler import CompiledQuery, compile_cohort, occurrence_filter, required_variant_criteria
+from kfexplorer.query.model import MISSING_VALUE, Cohort, Node, Not, Value
 from kfexplorer.query.preaggregates import CARRIER_TABLES
 from kfexplorer.services.survival import KaplanMeier, LogRankResult, kaplan_meier, log_rank_test
 from kfexplorer.store.preaggregates import preaggregates_ready
@@ -110,11 +110,9 @@ def day_range_of_years(first_year: int, last_year: int) -> tuple[int, int]:
 
 
 def variant_criteria(cohort: Cohort) -> Node | None:
-    """The cohort's top-level variant criteria as one expression (None when it has none)."""
-    nodes = [node for node in cohort.top_level() if is_occurrence_level(node)]
-    if not nodes:
-        return None
-    return nodes[0] if len(nodes) == 1 else Group("and", tuple(nodes))
+    """The variant criteria every call of a member must satisfy (through `and`s at any depth) as one expression
+    (None when it has none): the same calls an export of the cohort's occurrences writes."""
+    return required_variant_criteria(cohort.root)
 
 
 def uses_preaggregates(cursor: duckdb.DuckDBPyConnection) -> bool:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kfexplorer.demo.release import generate_release
-from kfexplorer.query.model import Cohort, criterion
+from kfexplorer.query.model import Cohort, Group, criterion
 from kfexplorer.services import cohort_charts
 from kfexplorer.store.cache import connect
 from kfexplorer.sync.engine import sync_release
@@ -210,6 +210,20 @@ def test_top_mutated_genes_follow_variant_criteria(synced: tuple[duckdb.DuckDBPy
         bars = cohort_charts.top_mutated_genes(con, cohort, limit=12, preaggregated=preaggregated)
         assert list(zip(bars.values, bars.counts, strict=True)) == _ranked(_genes_oracle(raw, members, impact), 12)
     assert bars.field == "consequence.gene_symbol"
+
+
+def test_nested_and_groups_narrow_the_calls_as_a_flat_cohort_does(
+        synced: tuple[duckdb.DuckDBPyConnection, RawRelease]) -> None:
+    """and(sex, and(impact HIGH, not-a-variant-criterion)) charts the HIGH calls, as and(sex, impact HIGH) does
+    (a group made in the query bar must not widen the charts to every call of the members)."""
+    con, raw = synced
+    members = _members(raw, FEMALE)
+    nested = Cohort(Group("and", (criterion("participant.sex", "in", "female"), Group("and", (
+        criterion("consequence.vep_impact", "in", "HIGH"), criterion("participant.sex", "in", "female"))))))
+    for preaggregated in (True, False):
+        bars = cohort_charts.top_mutated_genes(con, nested, limit=12, preaggregated=preaggregated)
+        assert list(zip(bars.values, bars.counts, strict=True)) == _ranked(_genes_oracle(raw, members, "HIGH"), 12)
+    assert _ranked(_genes_oracle(raw, members, "HIGH"), 12) != _ranked(_genes_oracle(raw, members, None), 12)
 
 
 @pytest.mark.parametrize(("cohort", "impact"), [(FEMALE, None), (FEMALE_HIGH, "HIGH")], ids=["all", "high"])
