@@ -18,12 +18,17 @@ Public API:
   the preallocated volume. bench/imaging.py measures both. Either way the parent holds the volume plus a few
   slices at most. Raises DisplayError for an undecodable file (also when a decoder crashed its worker: the
   pool restarts it) and kfexplorer.progress.Cancelled when `cancel` is set.
+  One path to a multi-frame object: a worker reads its header (per-frame geometry, frame selection:
+  kfexplorer.imaging.volume.read_multiframe), then the kept frames are decoded in chunks by the workers into the
+  same shared int16 volume, and the volume is assembled as for a series (FrameByFrame, a DisplayError, when the
+  object has no per-frame geometry; DisplayError for truncated pixel data).
 - `pool.shutdown()`: stop the workers (pending work is cancelled).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import mmap
 import multiprocessing
 import os
@@ -38,10 +43,20 @@ import numpy as np
 from pydicom import dcmread
 
 from kfexplorer.imaging.display import DisplayError
-from kfexplorer.imaging.volume import DecodedSlice, Volume, build_volume, decode_slice
+from kfexplorer.imaging.volume import (
+    DecodedSlice,
+    MultiFramePlan,
+    Volume,
+    build_volume,
+    decode_frames,
+    decode_slice,
+    read_multiframe,
+    volume_from_frames,
+)
 from kfexplorer.progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent
 
 CHUNK_SLICES = 8  # slices per task in load_volume: fewer round trips, still an even spread over the workers
+CHUNK_FRAMES = 32  # frames per task for a multi-frame file read straight from disk
 SHARED_DTYPE = np.dtype(np.int16)
 SHARED_FOLDER = "/dev/shm"
 
@@ -69,15 +84,37 @@ def _decode_chunk(paths: Sequence[str], target: str | None = None, start: int = 
     descriptor = os.open(target, os.O_WRONLY)
     try:
         for offset, item in enumerate(decoded):
-            pixels = item.pixels
-            if pixels.dtype != SHARED_DTYPE or pixels.shape != slice_shape:
-                continue
-            data = np.ascontiguousarray(pixels).data.cast("B")
-            position = (start + offset) * data.nbytes
-            while data:
-                written = os.pwrite(descriptor, data, position)
-                data, position = data[written:], position + written
-            item.pixels = np.empty((0, 0), dtype=SHARED_DTYPE)
+            if _write_shared(descriptor, item.pixels, start + offset, slice_shape):
+                item.pixels = np.empty((0, 0), dtype=SHARED_DTYPE)
+    finally:
+        os.close(descriptor)
+    return decoded
+
+
+def _write_shared(descriptor: int, pixels: np.ndarray, index: int, slice_shape: tuple[int, ...] | None) -> bool:
+    """pwrite one int16 slice of the volume's shape at `index`; False (nothing written) for any other slice."""
+    if pixels.dtype != SHARED_DTYPE or pixels.shape != slice_shape:
+        return False
+    data = np.ascontiguousarray(pixels).data.cast("B")
+    position = index * data.nbytes
+    while data:
+        written = os.pwrite(descriptor, data, position)
+        data, position = data[written:], position + written
+    return True
+
+
+def _decode_frame_chunk(plan: MultiFramePlan, start: int, stop: int, target: str | None = None
+                        ) -> list[np.ndarray | None]:
+    """Decode the kept frames of `plan` (a slice of the whole plan: frames start … stop − 1 of the volume); with
+    a shared `target`, int16 frames are written into it (None comes back for them), others come back whole."""
+    decoded: list[np.ndarray | None] = list(decode_frames(plan, 0, stop - start))  # the plan holds these frames
+    if target is None:
+        return decoded
+    descriptor = os.open(target, os.O_WRONLY)
+    try:
+        for offset, pixels in enumerate(decoded):
+            if pixels is not None and _write_shared(descriptor, pixels, start + offset, (plan.rows, plan.columns)):
+                decoded[offset] = None
     finally:
         os.close(descriptor)
     return decoded
@@ -97,6 +134,17 @@ class _SharedVolume:
         self.voxels = np.frombuffer(mapping, dtype=SHARED_DTYPE).reshape(shape)
 
     @classmethod
+    def create_shaped(cls, shape: tuple[int, int, int]) -> _SharedVolume:
+        folder = SHARED_FOLDER if os.path.isdir(SHARED_FOLDER) else None
+        descriptor, path = tempfile.mkstemp(prefix="kfexplorer-volume-", suffix=".raw", dir=folder)
+        os.close(descriptor)
+        try:
+            return cls(path, shape)
+        except BaseException:
+            os.unlink(path)
+            raise
+
+    @classmethod
     def create(cls, names: Sequence[str]) -> _SharedVolume | None:
         """A shared volume shaped by the first file's header; None when it cannot be read (the pickle path
         then reports the problem)."""
@@ -107,14 +155,7 @@ class _SharedVolume:
             rows, columns = int(header.Rows), int(header.Columns)
         except Exception:  # noqa: BLE001 - unreadable first file: decoded (and reported) by the workers
             return None
-        folder = SHARED_FOLDER if os.path.isdir(SHARED_FOLDER) else None
-        descriptor, path = tempfile.mkstemp(prefix="kfexplorer-volume-", suffix=".raw", dir=folder)
-        os.close(descriptor)
-        try:
-            return cls(path, (len(names), rows, columns))
-        except BaseException:
-            os.unlink(path)
-            raise
+        return cls.create_shaped((len(names), rows, columns))
 
     def unlink(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -155,6 +196,10 @@ class DecodePool:
         if not paths:
             raise DisplayError("the series has no images")
         names = [str(path) for path in paths]
+        if len(names) == 1:
+            plan = self._read_plan(names[0], cancel)
+            if plan is not None:
+                return self._load_frames(plan, progress, cancel)
         target = _SharedVolume.create(names) if self.transport == "shm" else None
         try:
             return self._load(names, target, progress, cancel)
@@ -173,6 +218,7 @@ class DecodePool:
         pending: set[Future[list[DecodedSlice]]] = set(chunks)
         voxels: np.ndarray | None = None if target is None else target.voxels
         headers: list[DecodedSlice | None] = [None] * len(names)
+        in_shared: list[int] = []  # slices the workers wrote into the shared volume
         done_count = 0
         try:
             while pending:
@@ -183,6 +229,8 @@ class DecodePool:
                     start = chunks[future]
                     for offset, decoded in enumerate(future.result()):
                         index = start + offset
+                        if not decoded.pixels.size:
+                            in_shared.append(index)
                         if decoded.pixels.size:  # not written into the shared volume: copy it here
                             if voxels is None:
                                 voxels = np.empty((len(names), *decoded.pixels.shape), dtype=decoded.pixels.dtype)
@@ -206,7 +254,79 @@ class DecodePool:
                 future.cancel()
             raise
         assert voxels is not None
+        if target is not None and voxels is not target.voxels and in_shared:  # widened: bring the int16 slices
+            voxels[in_shared] = target.voxels[in_shared]
         return build_volume(voxels, [h for h in headers if h is not None])
+
+    def _read_plan(self, name: str, cancel: CancelToken | None) -> MultiFramePlan | None:
+        """A worker reads the file's header: its multi-frame plan, or None for a single-frame file."""
+        if getattr(self._executor, "_broken", False):
+            self._restart()
+        try:
+            future = self._executor.submit(read_multiframe, name)
+            while True:
+                if cancel is not None and cancel.cancelled:
+                    future.cancel()
+                    raise Cancelled("cancelled by the user")
+                finished, _ = wait([future], timeout=0.1)
+                if finished:
+                    return future.result()
+        except BrokenProcessPool:
+            self._restart()
+            raise DisplayError("a decoder crashed reading this file (the worker was restarted)") from None
+
+    def _load_frames(self, plan: MultiFramePlan, progress: ProgressCallback | None,
+                     cancel: CancelToken | None) -> Volume:
+        """Decode the plan's kept frames in the workers (into shared memory) and assemble the volume."""
+        count = len(plan.kept)
+        chunk = CHUNK_FRAMES if plan.native_dtype is not None else max(CHUNK_FRAMES, -(-count // self.processes))
+        target = _SharedVolume.create_shaped((count, plan.rows, plan.columns)) if self.transport == "shm" else None
+        try:
+            if getattr(self._executor, "_broken", False):
+                self._restart()
+            chunks = {self._executor.submit(_decode_frame_chunk,
+                                            dataclasses.replace(plan, kept=plan.kept[start:start + chunk]),
+                                            start, min(count, start + chunk),
+                                            None if target is None else target.path): start
+                      for start in range(0, count, chunk)}
+            pending: set[Future[list[np.ndarray | None]]] = set(chunks)
+            voxels: np.ndarray | None = None if target is None else target.voxels
+            shared: list[int] = []  # frames the workers wrote into the shared volume
+            done_count = 0
+            try:
+                while pending:
+                    if cancel is not None and cancel.cancelled:
+                        raise Cancelled("cancelled by the user")
+                    finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        start = chunks[future]
+                        frames = future.result()
+                        for offset, pixels in enumerate(frames):
+                            if pixels is None:
+                                shared.append(start + offset)
+                                continue
+                            if voxels is None:
+                                voxels = np.empty((count, plan.rows, plan.columns), dtype=pixels.dtype)
+                            if pixels.dtype != voxels.dtype:
+                                voxels = _widen(voxels, pixels)
+                            voxels[start + offset] = pixels
+                        done_count += len(frames)
+                        if progress is not None:
+                            progress(ProgressEvent("decode", done_count, count))
+            except BrokenProcessPool:
+                self._restart()
+                raise DisplayError("a decoder crashed on this file (the worker was restarted)") from None
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+            assert voxels is not None
+            if target is not None and voxels is not target.voxels and shared:  # widened: bring the int16 frames
+                voxels[shared] = target.voxels[shared]
+            return volume_from_frames(plan, voxels)
+        finally:
+            if target is not None:
+                target.unlink()
 
     def _restart(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

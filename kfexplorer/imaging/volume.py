@@ -6,11 +6,22 @@ Public API:
   Pure and picklable, so worker processes (kfexplorer.imaging.decode_pool) run it too.
 - `assemble_volume(slices) -> Volume`: sorts decoded slices and builds the volume (used by `load_series` and by
   the decode pool).
-- `load_series(paths, progress=None, cancel=None) -> Volume`: decode in this process and assemble.
+- `load_series(paths, progress=None, cancel=None) -> Volume`: decode in this process and assemble. One path to a
+  multi-frame object (Enhanced CT / MR / PET, RT Dose) whose frames carry geometry gives that object's volume;
+  one without (ultrasound cine, secondary capture, colour) raises `FrameByFrame` (a DisplayError): it is shown
+  frame by frame.
+- Multi-frame objects: `read_multiframe(path) -> MultiFramePlan | None` (header only: per-frame geometry and frame
+  selection from kfexplorer.imaging.multiframe, how values are stored, where the raw frames are),
+  `decode_frames(plan, start, stop)` (voxel slices of kept frames, picklable for the decode pool),
+  `volume_from_frames(plan, voxels)` and `load_multiframe(plan, …)`. The frames follow the same conventions as a
+  series of files (below); the Volume's `instance_paths` repeat the file and `frame_numbers` name the frame of
+  each z. Frames of other stacks / temporal positions / duplicate positions are left out with a warning; per-frame
+  rescales that differ are applied per frame when integral, else requantised to one scale (a warning says so).
 - `Volume`: `voxels` (z, y, x) int16 / uint16 (int32 only when the modality values need it), `spacing` (z, y, x)
   in mm, `origin` (patient position of voxel [0, 0, 0]), `row_cosines` (direction of +x), `column_cosines`
   (direction of +y), `normal` (direction of +z), `instance_paths` (in z order), `warnings`, `window`,
-  `rescale_slope` / `rescale_intercept`. Voxels hold modality values (e.g. HU) whenever the rescale is integral
+  `rescale_slope` / `rescale_intercept`, `frame_numbers` (multi-frame only), `acquired_row_cosines` /
+  `acquired_column_cosines` (the directions as the files store them, before orientation). Voxels hold modality values (e.g. HU) whenever the rescale is integral
   (always for CT); for a non-integral rescale (some MR) they hold the stored integers and
   `Volume.modality_view(image)` converts one view (float32) into the units of `window` and the presets.
 
@@ -48,6 +59,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from kfexplorer.imaging.display import DisplayError, default_window, modality_from_stored, stored_pixels
+from kfexplorer.imaging.multiframe import FrameGeometry, frame_count, frame_geometries, select_frames
 from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
 
 Vector = tuple[float, float, float]
@@ -57,6 +69,7 @@ TILT_TOLERANCE_DEGREES = 0.5
 IRREGULAR_FRACTION = 0.01
 IRREGULAR_MM = 0.01
 MISSING_FACTOR = 1.5
+MULTIFRAME_CHUNK = 16  # frames per decode step of a multi-frame file
 
 
 @dataclass
@@ -72,6 +85,7 @@ class DecodedSlice:
     instance_number: int | None
     window: tuple[float, float] | None
     rescale: tuple[float, float] = (1.0, 0.0)  # (slope, intercept) still to apply: non-integral rescales only
+    frame: int | None = None  # the frame of a multi-frame file (None for a single-frame instance)
 
 
 @dataclass
@@ -89,6 +103,9 @@ class Volume:
     window: tuple[float, float] | None = None
     rescale_slope: float = 1.0
     rescale_intercept: float = 0.0
+    frame_numbers: list[int] = field(default_factory=list)  # multi-frame: the file's frame per z (as paths)
+    acquired_row_cosines: Vector | None = None  # row / column directions as the files store them
+    acquired_column_cosines: Vector | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -190,8 +207,8 @@ def decode_slice(path: Path | str) -> DecodedSlice:
     except (TypeError, ValueError):
         frames = 1
     if frames > 1:
-        raise DisplayError(f"{path.name}: a multi-frame file ({frames} frames) is shown frame by frame, not as a "
-                           "volume of single-frame slices")
+        raise DisplayError(f"{path.name}: a multi-frame file ({frames} frames) is not one slice of a series; "
+                           "load_series([path]) reads it as a volume when its frames carry geometry")
     if stored is None:
         stored = stored_pixels(ds)
     pixels = modality_from_stored(ds, stored)
@@ -360,11 +377,16 @@ def build_volume(voxels: np.ndarray, slices: Sequence[DecodedSlice], filled_in_f
     if any(s.rescale != rescale for s in slices):
         found.append("the slices have different rescale slopes / intercepts: the first one is used for all")
     paths = [slices[n].path for n in order]
+    frames = [slices[n].frame for n in order]
+    acquired = first.row_cosines is not None and first.column_cosines is not None
     return Volume(
         voxels=oriented, spacing=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
         origin=_as_vector(origin), row_cosines=_as_vector(axes[2]), column_cosines=_as_vector(axes[1]),
         normal=_as_vector(axes[0]), instance_paths=paths, warnings=found + more, window=window,
         rescale_slope=rescale[0], rescale_intercept=rescale[1],
+        frame_numbers=[f for f in frames if f is not None] if any(f is not None for f in frames) else [],
+        acquired_row_cosines=_as_vector(row) if acquired else None,
+        acquired_column_cosines=_as_vector(column) if acquired else None,
     )
 
 
@@ -383,9 +405,269 @@ def assemble_volume(slices: Sequence[DecodedSlice]) -> Volume:
     return build_volume(voxels, slices)
 
 
+class FrameByFrame(DisplayError):
+    """A multi-frame file that is not a volume (no per-frame geometry, colour, …): shown frame by frame."""
+
+    def __reduce__(self) -> tuple[type[FrameByFrame], tuple[str]]:
+        return FrameByFrame, (self.reason,)
+
+
+@dataclass
+class MultiFramePlan:
+    """How to turn the kept frames of one multi-frame file into volume slices (picklable, for the workers).
+
+    `values`: "modality" — each frame's own (integral) rescale applied, voxels in modality units; "stored" — one
+    non-integral rescale shared by all frames, voxels hold the stored integers and `rescale` converts them;
+    "requantised" — frames with different rescales, at least one non-integral: voxels hold
+    round((slope_k × stored + intercept_k − rescale[1]) / rescale[0]) as int16, so `rescale` converts every frame
+    (to within half a step of rescale[0]). `kept` is in order along the normal, so frame n is voxel slice n."""
+
+    path: Path
+    rows: int
+    columns: int
+    frames: int
+    kept: list[FrameGeometry]
+    warnings: list[str]
+    values: str
+    rescale: tuple[float, float]
+    native_dtype: str | None  # numpy dtype of the raw frames when they can be read straight from the file
+    pixel_offset: int = 0
+    bits_stored: int = 16  # of the raw frames: fewer than their BitsAllocated → masked / sign-extended on reading
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.rows * self.columns * np.dtype(self.native_dtype or "u1").itemsize
+
+
+def _stored_range(ds: Dataset) -> tuple[int, int]:
+    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _value_plan(ds: Dataset, kept: Sequence[FrameGeometry]) -> tuple[str, tuple[float, float], list[str]]:
+    rescales = {g.rescale for g in kept}
+    integral = all(float(s).is_integer() and float(b).is_integer() for s, b in rescales)
+    if integral:
+        return "modality", (1.0, 0.0), []
+    if len(rescales) == 1:
+        return "stored", next(iter(rescales)), []
+    low_stored, high_stored = _stored_range(ds)
+    ends = [v for s, b in rescales for v in (s * low_stored + b, s * high_stored + b)]
+    low, high = min(ends), max(ends)
+    step = min(abs(s) for s, _ in rescales if s != 0) if any(s != 0 for s, _ in rescales) else 1.0
+    if (high - low) / step > 65535:
+        step = (high - low) / 65535
+    intercept = low + 32768 * step
+    return "requantised", (step, intercept), [
+        f"the frames have {len(rescales)} different rescale slopes / intercepts: values were requantised to one "
+        f"scale (step {step:.4g})"]
+
+
+def _pixel_data_start(fp: BinaryIO, syntax: object) -> tuple[int, int] | None:
+    """(offset of the first pixel byte, Pixel Data length) with `fp` at the Pixel Data element; None otherwise."""
+    head = fp.read(8)
+    if len(head) < 8 or struct.unpack("<HH", head[:4]) != (0x7FE0, 0x0010):
+        return None
+    if syntax == ImplicitVRLittleEndian:
+        return fp.tell(), struct.unpack("<I", head[4:8])[0]
+    extra = fp.read(4)
+    if head[4:6] not in (b"OW", b"OB") or len(extra) < 4:
+        return None
+    return fp.tell(), struct.unpack("<I", extra)[0]
+
+
+def _along_normal(kept: Sequence[FrameGeometry]) -> list[FrameGeometry]:
+    """The frames in the order `slice_order` gives them (so they are decoded straight into place: no permutation
+    of the volume afterwards)."""
+    if not kept:
+        return []
+    normal = _unit(np.cross(np.asarray(kept[0].row_cosines), np.asarray(kept[0].column_cosines)))
+    distances = [float(np.dot(normal, g.position)) for g in kept]
+    return [kept[n] for n in sorted(range(len(kept)), key=lambda n: (distances[n], n))]
+
+
+def read_multiframe(path: Path | str) -> MultiFramePlan | None:
+    """The volume plan of a multi-frame file; None for a single-frame file. Raises FrameByFrame for a multi-frame
+    file that is not a volume and DisplayError for a broken one (e.g. truncated pixel data)."""
+    path = Path(path)
+    try:
+        with warnings_module.catch_warnings():
+            warnings_module.simplefilter("ignore")
+            with open(path, "rb") as fp:
+                ds = dcmread(fp, stop_before_pixels=True)
+                syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+                start = _pixel_data_start(fp, syntax) if syntax in NATIVE_LITTLE_ENDIAN else None
+    except Exception as exc:  # noqa: BLE001 - unreadable files of any kind
+        raise DisplayError(f"{path.name}: unreadable DICOM file ({type(exc).__name__})") from None
+    frames = frame_count(ds)
+    if frames < 2:
+        return None
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2") or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        raise FrameByFrame(f"{path.name}: a {photometric or 'non-monochrome'} multi-frame file is shown frame "
+                           "by frame")
+    if "ModalityLUTSequence" in ds:
+        raise FrameByFrame(f"{path.name}: a multi-frame file with a modality LUT is shown frame by frame")
+    geometries = frame_geometries(ds)
+    if geometries is None:
+        raise FrameByFrame(f"{path.name}: a multi-frame file without per-frame geometry ({frames} frames) is shown "
+                           "frame by frame")
+    try:
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        bits, stored_bits = int(ds.BitsAllocated), int(ds.get("BitsStored") or ds.BitsAllocated)
+        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    except (AttributeError, TypeError, ValueError):
+        raise DisplayError(f"{path.name}: incomplete image header (Rows / Columns / BitsAllocated)") from None
+    if "PixelData" not in ds and start is None and ("FloatPixelData" in ds or "DoubleFloatPixelData" in ds):
+        raise FrameByFrame(f"{path.name}: floating-point pixel data cannot form a volume")
+    selection = select_frames(geometries)
+    kept = _along_normal(selection.kept)
+    values, rescale, more = _value_plan(ds, kept)
+    native_dtype: str | None = None
+    offset = 0
+    if start is not None and bits in (8, 16, 32) and 0 < stored_bits <= bits:
+        offset, length = start
+        native_dtype = f"{'<' if bits > 8 else '|'}{'i' if signed else 'u'}{bits // 8}"
+        needed = rows * columns * (bits // 8) * frames
+        present = min(length if length != 0xFFFFFFFF else needed, max(0, path.stat().st_size - offset))
+        if present < needed:
+            whole = present // max(1, rows * columns * (bits // 8))
+            raise DisplayError(f"{path.name}: truncated pixel data: {whole} of {frames} frames present")
+    return MultiFramePlan(path=path, rows=rows, columns=columns, frames=frames, kept=kept,
+                          warnings=selection.warnings + more, values=values, rescale=rescale,
+                          native_dtype=native_dtype, pixel_offset=offset, bits_stored=stored_bits)
+
+
+def _smallest_integer(values: np.ndarray) -> np.ndarray:
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    for dtype in (np.int16, np.uint16, np.int32):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            return values.astype(dtype, copy=False)
+    raise DisplayError(f"values from {low} to {high} do not fit a 32-bit volume")
+
+
+def _integral_rescale(stored: np.ndarray, slope: int, intercept: int) -> np.ndarray:
+    """slope × stored + intercept in the smallest of int16 / uint16 / int32 that holds the frame's results."""
+    low_stored, high_stored = (int(stored.min()), int(stored.max())) if stored.size else (0, 0)
+    ends = (low_stored * slope + intercept, high_stored * slope + intercept)
+    low, high = min(ends), max(ends)
+    for dtype in (np.int16, np.uint16, np.int32):
+        if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max:
+            if slope == 1 and stored.dtype == dtype:
+                return np.add(stored, intercept, dtype=dtype, casting="unsafe")
+            return (stored.astype(np.int32 if stored.dtype.itemsize < 4 else np.int64) * slope
+                    + intercept).astype(dtype, copy=False)
+    raise DisplayError(f"values from {low} to {high} do not fit a 32-bit volume")
+
+
+def _only_stored_bits(stored: np.ndarray, bits_stored: int) -> np.ndarray:
+    """Raw frame values limited to BitsStored (PS3.5 8.1.1: the bits above HighBit are not pixel data): masked
+    when unsigned, sign-extended from the top stored bit when signed."""
+    bits = stored.dtype.itemsize * 8
+    if bits_stored >= bits:
+        return stored
+    if stored.dtype.kind == "i":
+        shift = bits - bits_stored
+        return np.right_shift(np.left_shift(stored, shift), shift)
+    return np.bitwise_and(stored, stored.dtype.type((1 << bits_stored) - 1))
+
+
+def _frame_values(plan: MultiFramePlan, geometry: FrameGeometry, stored: np.ndarray) -> np.ndarray:
+    if stored.dtype.kind not in "iu":
+        raise DisplayError(f"{plan.path.name}: floating-point pixel data cannot form a volume")
+    slope, intercept = geometry.rescale
+    if plan.values == "stored" or (plan.values == "modality" and slope == 1.0 and intercept == 0.0):
+        if stored.dtype.itemsize == 1:
+            return stored.astype(np.int16)
+        return _smallest_integer(stored) if stored.dtype.itemsize > 2 else stored
+    if plan.values == "modality":
+        return _integral_rescale(stored, int(slope), int(intercept))
+    step, base = plan.rescale
+    work = stored.astype(np.float64) * slope + (intercept - base)
+    return np.clip(np.rint(work / step), -32768, 32767).astype(np.int16)
+
+
+def _read_whole(plan: MultiFramePlan) -> Dataset:
+    try:
+        with warnings_module.catch_warnings():
+            warnings_module.simplefilter("ignore")
+            return dcmread(plan.path)
+    except Exception as exc:  # noqa: BLE001 - unreadable files of any kind
+        raise DisplayError(f"{plan.path.name}: unreadable DICOM file ({type(exc).__name__})") from None
+
+
+def decode_frames(plan: MultiFramePlan, start: int, stop: int, ds: Dataset | None = None) -> list[np.ndarray]:
+    """Voxel slices of the kept frames start … stop − 1 (in `plan.kept` order); DisplayError when they cannot.
+
+    Native frames are read straight from the file; others through pydicom's decoders from `ds` (the whole
+    dataset; read here when not given)."""
+    chosen = plan.kept[start:stop]
+    if plan.native_dtype is None:
+        whole = ds if ds is not None else _read_whole(plan)
+        return [_frame_values(plan, geometry, stored_pixels(whole, geometry.frame)) for geometry in chosen]
+    found = []
+    count = plan.rows * plan.columns
+    native = np.dtype(plan.native_dtype)
+    with open(plan.path, "rb") as fp:
+        for geometry in chosen:
+            fp.seek(plan.pixel_offset + geometry.frame * plan.frame_bytes)
+            stored = np.fromfile(fp, dtype=native, count=count)
+            if stored.size < count:
+                raise DisplayError(f"{plan.path.name}: truncated pixel data at frame {geometry.frame + 1}")
+            stored = stored.reshape(plan.rows, plan.columns).astype(native.newbyteorder("="), copy=False)
+            found.append(_frame_values(plan, geometry, _only_stored_bits(stored, plan.bits_stored)))
+    return found
+
+
+def frame_headers(plan: MultiFramePlan) -> list[DecodedSlice]:
+    """One pixel-less DecodedSlice per kept frame (their geometry), for `build_volume`."""
+    rescale = (1.0, 0.0) if plan.values == "modality" else plan.rescale
+    empty = np.empty((0, 0), dtype=np.int16)
+    return [DecodedSlice(path=plan.path, pixels=empty, position=g.position, row_cosines=g.row_cosines,
+                         column_cosines=g.column_cosines, pixel_spacing=g.pixel_spacing, instance_number=None,
+                         window=g.window, rescale=rescale, frame=g.frame) for g in plan.kept]
+
+
+def volume_from_frames(plan: MultiFramePlan, voxels: np.ndarray) -> Volume:
+    """The Volume of `voxels` (kept frame n at index n, sorted here in place) and the plan's warnings."""
+    volume = build_volume(voxels, frame_headers(plan))
+    volume.warnings = plan.warnings + volume.warnings
+    return volume
+
+
+def load_multiframe(plan: MultiFramePlan, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> Volume:
+    """Decode the kept frames of a multi-frame file in this process and return its Volume."""
+    count = len(plan.kept)
+    voxels: np.ndarray | None = None
+    whole = _read_whole(plan) if plan.native_dtype is None else None  # decoders need the dataset: read it once
+    for start in range(0, count, MULTIFRAME_CHUNK):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        for offset, pixels in enumerate(decode_frames(plan, start, min(count, start + MULTIFRAME_CHUNK), whole)):
+            if voxels is None:
+                voxels = np.empty((count, plan.rows, plan.columns), dtype=pixels.dtype)
+            elif pixels.dtype != voxels.dtype:
+                voxels = voxels.astype(np.promote_types(voxels.dtype, pixels.dtype))
+            voxels[start + offset] = pixels
+        if progress is not None:
+            progress(ProgressEvent("decode", min(count, start + MULTIFRAME_CHUNK), count))
+    if voxels is None:
+        raise DisplayError(f"{plan.path.name}: no frames to show")
+    return volume_from_frames(plan, voxels)
+
+
 def load_series(paths: Sequence[Path | str], progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> Volume:
-    """Decode every file of a series in this process and return its Volume (DisplayError when it cannot)."""
+    """Decode every file of a series in this process and return its Volume (DisplayError when it cannot).
+
+    One multi-frame path with per-frame geometry gives that object's volume (FrameByFrame when it has none)."""
+    if len(paths) == 1:
+        plan = read_multiframe(paths[0])
+        if plan is not None:
+            return load_multiframe(plan, progress, cancel)
     slices: list[DecodedSlice] = []
     for n, path in enumerate(paths):
         if cancel is not None:

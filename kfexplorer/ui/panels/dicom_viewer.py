@@ -6,6 +6,12 @@ are prefetched. Once the volume is there, slices come from it and the Axial / Co
 correct aspect from the spacing) open; the Volume's warnings (tilt, irregular spacing, missing slices) show above
 the image. Keys (UI.md): wheel / arrows scroll, 1–6 presets, 0 the file's own window, Space reset, I invert,
 C cine, +/- zoom. A broken file shows "Cannot display: …", never a crash.
+
+A multi-frame object (one instance) whose frames carry geometry (Enhanced CT / MR / PET, RT Dose) loads as a
+volume the same way: its first frame shows at once, the pool decodes the frames, then the slider runs over the
+frames kept for the volume (first stack / temporal position; the warning line says what was left out) in order
+along the normal, and MPR opens. A multi-frame object without geometry (ultrasound cine, secondary capture) is
+shown frame by frame, as before.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +44,8 @@ from PySide6.QtWidgets import (
 )
 
 from kfexplorer.imaging.display import PRESETS, DisplayError, default_window, modality_values, render_uint8
-from kfexplorer.imaging.volume import Volume, load_series
+from kfexplorer.imaging.multiframe import frame_count, frame_pixel_spacing, frame_position
+from kfexplorer.imaging.volume import FrameByFrame, Volume, load_series
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.services.imaging_catalog import SeriesEntry, SeriesInstance
 from kfexplorer.services.jobs import JobFailure
@@ -87,7 +94,13 @@ class SliceRef:
     frame: int
 
 
-def _spacing_of(ds: Any) -> tuple[float, float]:
+def _spacing_of(ds: Any, frame: int = 0) -> tuple[float, float]:
+    try:
+        enhanced = frame_pixel_spacing(ds, frame) if "PixelSpacing" not in ds else None
+    except Exception:  # noqa: BLE001 - untrusted functional groups
+        enhanced = None
+    if enhanced is not None:
+        return enhanced
     try:
         values = [float(v) for v in ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or ()]
     except (TypeError, ValueError):
@@ -95,10 +108,12 @@ def _spacing_of(ds: Any) -> tuple[float, float]:
     return (values[0], values[1]) if len(values) == 2 and values[0] > 0 and values[1] > 0 else (1.0, 1.0)
 
 
-def _position_text(ds: Any) -> str:
+def _position_text(ds: Any, frame: int = 0) -> str:
     try:
-        position = [float(v) for v in ds.get("ImagePositionPatient") or ()]
-    except (TypeError, ValueError):
+        of_frame = frame_position(ds, frame) if frame_count(ds) > 1 else None
+        position = list(of_frame) if of_frame is not None else \
+            [float(v) for v in ds.get("ImagePositionPatient") or ()]
+    except (TypeError, ValueError, AttributeError, IndexError):
         position = []
     if len(position) == 3:
         return "Pos " + ", ".join(f"{v:.1f}" for v in position) + " mm"
@@ -127,7 +142,8 @@ def decode_acquired_slice(index: int, ref: SliceRef, with_tags: bool = True) -> 
         values = render_uint8(ds, ref.frame)
         window = None
     rows = tag_rows(ds) if with_tags else []
-    return DecodedView(index, values, _spacing_of(ds), window, photometric == "MONOCHROME1", _position_text(ds),
+    return DecodedView(index, values, _spacing_of(ds, ref.frame), window, photometric == "MONOCHROME1",
+                       _position_text(ds, ref.frame),
                        rows)
 
 
@@ -154,6 +170,37 @@ def acquired_stack(volume: Volume, row_cosines: Sequence[float] | None,
         if flip:
             stack = np.flip(stack, axis)
     return stack
+
+
+def acquired_spacing(volume: Volume) -> tuple[float, float]:
+    """Pixel spacing (between rows, between columns) of the acquired slices, from the volume's axes."""
+    if volume.acquired_row_cosines is None or volume.acquired_column_cosines is None:
+        return volume.spacing[1], volume.spacing[2]
+    axes = [np.asarray(volume.normal), np.asarray(volume.column_cosines), np.asarray(volume.row_cosines)]
+
+    def along(direction: Sequence[float]) -> float:
+        dots = [abs(float(np.dot(direction, axis))) for axis in axes]
+        return volume.spacing[int(np.argmax(dots))]
+
+    return along(volume.acquired_column_cosines), along(volume.acquired_row_cosines)
+
+
+def display_applies_rescale(volume: Volume) -> bool:
+    """Whether the frame-by-frame display pipeline (kfexplorer.imaging.display) shows this volume's values with
+    its rescale applied, so the volume is shown in modality units too: yes for Rescale Slope / Intercept (top level
+    or functional groups); no for an RT Dose, whose DoseGridScaling the frames show unapplied."""
+    if (volume.rescale_slope, volume.rescale_intercept) == (1.0, 0.0) or not volume.instance_paths:
+        return True
+    from pydicom import dcmread
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = dcmread(volume.instance_paths[0], stop_before_pixels=True,
+                         specific_tags=["DoseGridScaling", "RescaleSlope"])
+    except Exception:  # noqa: BLE001 - untrusted header: modality units, as for any rescaled volume
+        return True
+    return "DoseGridScaling" not in ds or "RescaleSlope" in ds
 
 
 def _orientation_of(path: Path) -> tuple[list[float] | None, list[float] | None]:
@@ -195,6 +242,7 @@ class DicomViewer(QWidget):
         self.decoded: dict[int, DecodedView] = {}
         self.volume: Volume | None = None
         self.acquired: np.ndarray | None = None
+        self.volume_in_modality_units = True  # False: show the volume's stored values, as the file's frames show
         self.mode = "Acquired"
         self.index = 0
         self.mode_index: dict[str, int] = {}
@@ -374,6 +422,7 @@ class DicomViewer(QWidget):
             self.jobs.runner.cancel_key(key)
         self.entry, self.slices, self.decoded = None, [], {}
         self.volume, self.acquired, self.error_text = None, None, None
+        self.volume_in_modality_units = True
         self.positions = {}
         self._current_tags_index = None
         self.measurements = []
@@ -408,7 +457,8 @@ class DicomViewer(QWidget):
         self.stack.setCurrentWidget(self.image_view)
         self._request_slice(0, first=True)
         single_frames = len(instances) > 1 and all(s.number_of_frames <= 1 for s in instances)
-        if single_frames:
+        multi_frame = len(instances) == 1 and instances[0].number_of_frames > 1
+        if single_frames or multi_frame:
             self._load_volume(generation, [s.local_path for s in instances])
         self._load_clinical(entry.participant_id)
         self._load_measurements(generation, [s.sop_instance_uid for s in instances])
@@ -425,22 +475,34 @@ class DicomViewer(QWidget):
                 return error
 
         self.jobs.submit(decode, name="Decode slice", key="dicom-slice",
-                         on_finished=lambda view: self._slice_decoded(generation, view, first),
+                         on_finished=lambda view: self._slice_decoded(generation, view, first, ref),
                          on_failed=lambda failure: self._slice_failed(generation, failure))
 
-    def _slice_decoded(self, generation: int, view: DecodedView | DisplayError, first: bool) -> None:
+    def _reindexed(self, view: DecodedView, ref: SliceRef) -> DecodedView | None:
+        """`view` at the current index of the slice it was decoded from (the volume may have reordered the slices
+        or left some frames out meanwhile); None when that slice is no longer shown."""
+        if view.index < len(self.slices) and self.slices[view.index] == ref:
+            return view
+        if ref not in self.slices:
+            return None
+        return replace(view, index=self.slices.index(ref))
+
+    def _slice_decoded(self, generation: int, decoded: DecodedView | DisplayError, first: bool,
+                       ref: SliceRef) -> None:
         if generation != self._generation:
             return
-        if isinstance(view, DisplayError):
-            self.show_error(str(view))
+        if isinstance(decoded, DisplayError):
+            self.show_error(str(decoded))
             return
-        self._remember(view)
+        view = self._reindexed(decoded, ref)
+        if view is not None:
+            self._remember(view)
         if first:
-            self.file_window = view.window
-            self.monochrome1 = view.monochrome1
-            self._reset_window(view.values)
+            self.file_window = decoded.window
+            self.monochrome1 = decoded.monochrome1
+            self._reset_window(decoded.values)
             self._set_controls_enabled(True)
-        if self.mode == "Acquired" and view.index == self.index:
+        if view is not None and self.mode == "Acquired" and view.index == self.index:
             self._show_current(reset_view=first)
         self._prefetch()
 
@@ -479,21 +541,22 @@ class DicomViewer(QWidget):
         generation = self._generation
         refs = [(i, self.slices[i]) for i in wanted]
 
-        def prefetch(_progress: ProgressCallback, cancel: CancelToken) -> list[DecodedView]:
+        def prefetch(_progress: ProgressCallback, cancel: CancelToken) -> list[tuple[DecodedView, SliceRef]]:
             views = []
             for i, ref in refs:
                 cancel.raise_if_cancelled()
                 try:
-                    views.append(decode_acquired_slice(i, ref, with_tags=False))
+                    views.append((decode_acquired_slice(i, ref, with_tags=False), ref))
                 except DisplayError:
                     continue  # shown as "cannot display" if the user scrolls to it
             return views
 
-        def store(views: list[DecodedView]) -> None:
+        def store(views: list[tuple[DecodedView, SliceRef]]) -> None:
             if generation != self._generation:
                 return
-            for view in views:
-                if view.index not in self.decoded:
+            for decoded, ref in views:
+                view = self._reindexed(decoded, ref)
+                if view is not None and view.index not in self.decoded:
                     self._remember(view)
 
         self.jobs.submit(prefetch, name="Prefetch slices", key="dicom-prefetch", on_finished=store,
@@ -502,49 +565,67 @@ class DicomViewer(QWidget):
     def _load_volume(self, generation: int, paths: list[Path]) -> None:
         pool = decode_pool()
 
-        def load(progress: ProgressCallback, cancel: CancelToken) -> tuple[Volume, np.ndarray] | DisplayError:
+        def load(progress: ProgressCallback, cancel: CancelToken) -> tuple[Volume, np.ndarray, bool] | DisplayError:
             try:
                 volume = pool.load_volume(paths, progress, cancel) if pool is not None else \
                     load_series(paths, progress, cancel)
             except DisplayError as error:  # shown above the image, not as a job failure
                 return error
-            row, column = _orientation_of(volume.instance_paths[0])
-            return volume, acquired_stack(volume, row, column)
+            row: list[float] | None
+            column: list[float] | None
+            if volume.acquired_row_cosines is not None and volume.acquired_column_cosines is not None:
+                row, column = list(volume.acquired_row_cosines), list(volume.acquired_column_cosines)
+            else:
+                row, column = _orientation_of(volume.instance_paths[0])
+            return volume, acquired_stack(volume, row, column), display_applies_rescale(volume)
 
         self.jobs.submit(load, name="Load series", key="dicom-volume", tracked=True,
                          on_finished=lambda volume: self._volume_ready(generation, volume),
                          on_failed=lambda failure: self._volume_failed(generation, failure))
 
-    def _volume_ready(self, generation: int, loaded: tuple[Volume, np.ndarray] | DisplayError) -> None:
+    def _volume_ready(self, generation: int, loaded: tuple[Volume, np.ndarray, bool] | DisplayError) -> None:
         if generation != self._generation:
             return
+        if isinstance(loaded, FrameByFrame):
+            return  # a multi-frame object without geometry: frame by frame, as it is already shown
         if isinstance(loaded, DisplayError):
             self.warning_label.setText(f"⚠ Volume views unavailable: {loaded}")
             self.warning_label.show()
             return
-        volume, self.acquired = loaded
+        volume, self.acquired, self.volume_in_modality_units = loaded
         self.volume = volume
         first = self.decoded.get(0)
-        by_path = {str(ref.instance.local_path): ref for ref in self.slices}
-        ordered = [by_path.get(str(path)) for path in volume.instance_paths]
-        if all(ref is not None for ref in ordered) and len(ordered) == len(self.slices):
+        if volume.frame_numbers:  # one multi-frame object: its kept frames, in order along the normal
+            by_frame = {(str(ref.instance.local_path), ref.frame): ref for ref in self.slices}
+            ordered = [by_frame.get((str(path), frame))
+                       for path, frame in zip(volume.instance_paths, volume.frame_numbers, strict=True)]
+        else:
+            by_path = {str(ref.instance.local_path): ref for ref in self.slices}
+            ordered = [by_path.get(str(path)) for path in volume.instance_paths]
+        kept = [ref for ref in ordered if ref is not None]
+        if len(kept) == len(ordered) and (len(kept) == len(self.slices) or volume.frame_numbers):
             current = self.slices[self.index]
-            self.slices = [ref for ref in ordered if ref is not None]
+            self.slices = kept  # a multi-frame object's left-out frames (other stacks / times) go
             self.decoded = {}
             self.positions = {}
             self._current_tags_index = None
-            self.index = self.slices.index(current)
+            self.index = kept.index(current) if current in kept else 0
+            self.slider.setMaximum(max(0, len(kept) - 1))
             if first is not None:
-                self.decoded[self.index] = DecodedView(self.index, self.acquired[self.index], first.spacing,
-                                                       first.window, first.monochrome1, "")
+                self.decoded[self.index] = DecodedView(self.index, self._volume_values(self.acquired[self.index]),
+                                                       first.spacing, first.window, first.monochrome1, "")
         if self.acquired.shape[0] != len(self.slices):
             self.acquired = None
         if volume.warnings:
             self.warning_label.setText("⚠ " + " · ".join(volume.warnings))
             self.warning_label.show()
-        self.mode_combo.setEnabled(True)
         if self.file_window is None and volume.window is not None:
             self.file_window = volume.window
+        if first is None:  # the volume came before the first slice: it shows the acquired slices itself
+            self._reset_window(self._volume_values(self.acquired[self.index] if self.acquired is not None
+                                                   else volume.voxels[0]))
+            self._set_controls_enabled(True)
+        self.mode_combo.setEnabled(True)
         self.slider.blockSignals(True)
         self.slider.setValue(self.index)
         self.slider.blockSignals(False)
@@ -601,18 +682,23 @@ class DicomViewer(QWidget):
         z, y, x = self.volume.shape
         return {"Axial": z, "Coronal": y, "Sagittal": x}[self.mode]
 
+    def _volume_values(self, image: np.ndarray) -> np.ndarray:
+        """A view of the volume in the units the viewer shows (see `volume_in_modality_units`)."""
+        if self.volume is None or not self.volume_in_modality_units:
+            return image
+        return self.volume.modality_view(image)
+
     def _current_shown(self) -> ShownSlice | None:
         if self.mode != "Acquired" and self.volume is not None:
             plane = {"Axial": self.volume.axial, "Coronal": self.volume.coronal,
                      "Sagittal": self.volume.sagittal}[self.mode]
             image, spacing = plane(self.index)
-            return ShownSlice(image, (float(spacing[0]), float(spacing[1])))
+            return ShownSlice(self._volume_values(image), (float(spacing[0]), float(spacing[1])))
         view = self.decoded.get(self.index)
         if view is not None:
             return ShownSlice(view.values, view.spacing)
-        if self.acquired is not None and self.decoded:
-            spacing = next(iter(self.decoded.values())).spacing
-            return ShownSlice(self.acquired[self.index], spacing)
+        if self.acquired is not None and self.volume is not None:
+            return ShownSlice(self._volume_values(self.acquired[self.index]), acquired_spacing(self.volume))
         return None
 
     def _show_current(self, reset_view: bool = False) -> None:
@@ -706,7 +792,7 @@ class DicomViewer(QWidget):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     ds = dcmread(ref.instance.local_path, stop_before_pixels=True)
-                    return tag_rows(ds), _position_text(ds)
+                    return tag_rows(ds), _position_text(ds, ref.frame)
             except Exception as error:  # noqa: BLE001 - an unreadable header shows as one row
                 return [TagRow("", "unreadable", "", f"{type(error).__name__}: {str(error)[:120]}")], ""
 
