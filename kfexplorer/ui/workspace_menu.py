@@ -281,6 +281,7 @@ class DesktopShell(QObject):
     def set_theme(self, theme: str, *, save: bool = True) -> None:
         """Apply `theme` live (palette and toolbar icons); with `save`, keep it in settings.json."""
         apply_theme(_application(), theme)
+        repolish_style_sheets(_application())
         self.refresh_icons()
         if theme in self.theme_actions:
             self.theme_actions[theme].setChecked(True)
@@ -387,6 +388,15 @@ def is_workspace_folder(folder: Path) -> bool:
         return has_cache(resolve_cache_folder(folder))
     except (CacheMissingError, ReleaseLibraryError):
         return has_cache(folder)
+
+
+def repolish_style_sheets(app: QApplication) -> None:
+    """After a palette change: widgets under a style sheet keep the palette they were polished with (the window's
+    docks, centre and status bar stayed light in dark mode), so set each sheet again to polish them anew."""
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)
 
 
 def _application() -> QApplication:

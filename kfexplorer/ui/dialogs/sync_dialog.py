@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -139,7 +140,6 @@ class SyncDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Sync a release")
         self.setModal(False)
-        self.setMinimumWidth(640)
         self._jobs = jobs
         self._sync_function = sync_function
         self._workspace_release = workspace_release
@@ -169,6 +169,8 @@ class SyncDialog(QDialog):
         self.phase_label.setWordWrap(True)
         layout.addWidget(self.phase_label)
         layout.addLayout(self._build_buttons())
+        # at least 640 px, and never narrower than the layout (a fixed 640 cut the check boxes' labels)
+        self.setMinimumWidth(max(640, self.minimumSizeHint().width()))
         self.source_edit.textChanged.connect(self._on_source_changed)
         self._on_source_changed()
 
@@ -256,23 +258,26 @@ class SyncDialog(QDialog):
         for index, name in enumerate(CHROMOSOMES):
             box = QCheckBox(name)
             box.setChecked(True)
+            box.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)  # never narrower than its text
             box.toggled.connect(self._mark_plan_stale)
             grid.addWidget(box, index // columns, index % columns)
             self.chromosome_boxes[name] = box
         right.addLayout(grid)
         right.addSpacing(8)
         right.addWidget(QLabel("Include"))
-        include_row = QHBoxLayout()
-        include_row.setSpacing(12)
+        include_grid = QGridLayout()  # two by two: on one row beside the studies the labels were cut
+        include_grid.setHorizontalSpacing(12)
+        include_grid.setVerticalSpacing(2)
         self.include_boxes: dict[str, QCheckBox] = {}
-        for name, label in INCLUDE_PARTS:
+        for index, (name, label) in enumerate(INCLUDE_PARTS):
             box = QCheckBox(label)
             box.setChecked(True)
+            box.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)  # never narrower than its text
             box.toggled.connect(self._mark_plan_stale)
-            include_row.addWidget(box)
+            include_grid.addWidget(box, index // 2, index % 2)
             self.include_boxes[name] = box
-        include_row.addStretch(1)
-        right.addLayout(include_row)
+        include_grid.setColumnStretch(2, 1)
+        right.addLayout(include_grid)
         right.addStretch(1)
         row.addLayout(right, 2)
         return group

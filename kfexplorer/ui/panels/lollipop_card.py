@@ -18,6 +18,8 @@ TRUNCATING = {"stop_gained", "frameshift_variant", "splice_donor_variant", "spli
 CLASSES: tuple[tuple[str, str], ...] = (("missense", "Missense"), ("truncating", "Truncating"),
                                         ("inframe", "In-frame"), ("other", "Other"))
 
+HEADROOM = 1.6  # the y range over the tallest stick: room for the legend's row above the heads
+
 
 def consequence_class(consequence: str) -> str:
     if consequence == "missense_variant":
@@ -50,7 +52,9 @@ class LollipopCard(ChartCard):
         self.plot.getAxis("left").setWidth(40)
         self.plot.getAxis("left").setLabel("carriers")
         self.plot.getAxis("bottom").setLabel("protein position (aa)")
-        self.legend = self.plot.getPlotItem().addLegend(offset=(-8, 8), labelTextColor=chart_colors()["text"])
+        # one row across the top, over the headroom the y range keeps free (a column of four covered the heads)
+        self.legend = self.plot.getPlotItem().addLegend(offset=(-8, 4), labelTextColor=chart_colors()["text"],
+                                                        colCount=len(CLASSES))
         self.gene = ""
         self.variants: list[ProteinVariant] = []
         self._items: list[pg.GraphicsObject] = []
@@ -117,5 +121,5 @@ class LollipopCard(ChartCard):
         plot_item.addItem(backbone)
         self._items.append(backbone)
         plot_item.setXRange(0, last * 1.05, padding=0.02)
-        plot_item.setYRange(0, top * 1.25 + 0.5, padding=0)
+        plot_item.setYRange(0, top * HEADROOM + 0.5, padding=0)
         self.note_label.setText(f"{gene} · {len(self.variants):,} variants")

@@ -53,6 +53,7 @@ class ParticipantsPanel(QWidget):
 
     def set_workspace(self, workspace: Workspace | None) -> None:
         self.model.set_workspace(workspace)
+        self.participant_selected.emit(None)  # another cache: the participant shown may not be in it
 
     def reload(self) -> None:
         self.model.reload()
@@ -90,7 +91,7 @@ class ParticipantsPanel(QWidget):
             header = self.view.horizontalHeader()
             for column in range(self.model.columnCount()):
                 header.resizeSection(column, min(max(header.sectionSize(column) + 16, 72), 260))
-        self.participant_selected.emit(None)
+        # a cohort edit or a sort reloads the rows: the participant the dock shows stays (chosen here or anywhere)
 
 
 def preview(cache_dir: Path, exec_loop: bool = True) -> QWidget:

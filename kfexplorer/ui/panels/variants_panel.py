@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import (
     QGuiApplication,
     QKeyEvent,
@@ -69,7 +69,12 @@ HIDDEN_BY_DEFAULT = {"chromosome", "start", "topmed_af", "family_id"}
 
 
 class WindowedTable(QWidget):
-    """A QTableView over a WindowedTableModel with its own scrollbar spanning every row of the table."""
+    """A QTableView over a WindowedTableModel with its own scrollbar spanning every row of the table.
+
+    Model rows are rows of the window, so a scroll moves the selection with its table rows (wheel, scrollbar) or,
+    for a key step past the window's edge, keeps the cursor on its model row and says so (`current_moved`)."""
+
+    current_moved = Signal()  # the current model row now shows another table row
 
     def __init__(self, model: WindowedTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,7 +96,8 @@ class WindowedTable(QWidget):
         header.setSortIndicatorShown(True)
         self.view.setSortingEnabled(True)
         self.scrollbar = QScrollBar(Qt.Orientation.Vertical, self)
-        self.scrollbar.valueChanged.connect(model.set_window_start)
+        self._cursor_scroll = False  # True while a key step scrolls the window under the cursor
+        self.scrollbar.valueChanged.connect(self._scroll_window)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -111,6 +117,34 @@ class WindowedTable(QWidget):
 
     def visible_rows(self) -> int:
         return max(1, self.view.viewport().height() // ROW_HEIGHT)
+
+    def _scroll_window(self, start: int) -> None:
+        """Show the window from table row `start`; the selection stays on the table rows it was on."""
+        selection = self.view.selectionModel()
+        current = self.view.currentIndex()
+        selected = [index.row() for index in selection.selectedRows()]
+        before = self.model.window_start
+        self.model.set_window_start(start)
+        shift = before - self.model.window_start
+        if not shift or not current.isValid():
+            return
+        if self._cursor_scroll:
+            self.current_moved.emit()
+            return
+        rows = self.model.rowCount()
+        selection.blockSignals(True)  # the same table rows stay selected: nothing changed for the listeners
+        selection.clearSelection()
+        for row in selected:
+            if 0 <= row + shift < rows:
+                selection.select(self.model.index(row + shift, 0),
+                                 QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+        if 0 <= current.row() + shift < rows:
+            selection.setCurrentIndex(self.model.index(current.row() + shift, current.column()),
+                                      QItemSelectionModel.SelectionFlag.NoUpdate)
+        else:
+            selection.clearCurrentIndex()
+        selection.blockSignals(False)
+        self.view.viewport().update()
 
     def _fit_window(self) -> None:
         self.model.set_window_rows(self.visible_rows())
@@ -142,7 +176,11 @@ class WindowedTable(QWidget):
             if step is not None:
                 target = current + step
                 if not 0 <= target < self.model.rowCount():
-                    self.scrollbar.setValue(self.scrollbar.value() + step)
+                    self._cursor_scroll = True
+                    try:
+                        self.scrollbar.setValue(self.scrollbar.value() + step)
+                    finally:
+                        self._cursor_scroll = False
                     return True
         return super().eventFilter(watched, event)
 
@@ -179,6 +217,8 @@ class VariantsPanel(QWidget):
         self.view_choice.setToolTip("One row per variant, or one row per call (occurrence) of the cohort")
         self.view_choice.currentTextChanged.connect(lambda _text: self._view_changed())
         self.inheritance_choice = QComboBox()
+        self.inheritance_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.inheritance_choice.setMinimumContentsLength(16)  # the longest mode shows in full in the popup
         self.inheritance_choice.addItem("Any inheritance", None)
         for mode in MODES:
             self.inheritance_choice.addItem(MODE_LABELS[mode].capitalize(), mode)
@@ -219,22 +259,31 @@ class VariantsPanel(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("VariantsStatus")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
+        # two rows, so the tab fits beside both docks at 1280 px (one row of everything squeezed the Facets dock
+        # and cut the status off): what the table shows, then the status with the column chooser and Copy
         bar = QHBoxLayout()
         bar.setSpacing(8)
         for widget in (self.view_choice, self.inheritance_choice, self.parent_gq_box, self.parent_dp_box,
-                       self.goto_box, self.columns_button, self.copy_button):
+                       self.goto_box):
             bar.addWidget(widget)
-        bar.addWidget(self.status, 1)
+        bar.addStretch(1)
+        status_bar = QHBoxLayout()
+        status_bar.setSpacing(8)
+        status_bar.addWidget(self.status, 1)
+        status_bar.addWidget(self.columns_button)
+        status_bar.addWidget(self.copy_button)
 
         self.model = WindowedTableModel(self._jobs, "Variants", self)
         self.model.sort_requested.connect(self._sort_requested)
         self.model.page_failed.connect(lambda message: self.status.setText(f"Could not read rows: {message}"))
         self.table = WindowedTable(self.model, self)
         self.table.view.selectionModel().currentRowChanged.connect(lambda current, _prev: self._row_changed(current))
+        self.table.current_moved.connect(lambda: self._row_changed(self.table.view.currentIndex()))
         self.table.view.doubleClicked.connect(self._double_clicked)
         self.model.page_arrived.connect(lambda _offset, _ms: self._current_row_loaded())
 
         self.carriers_title = QLabel("Select a variant to see its carriers in the cohort.")
+        self.carriers_title.setWordWrap(True)  # wraps rather than widening the tab beside its buttons
         self.carriers_model = QStandardItemModel(0, len(CARRIER_COLUMNS), self)
         self.carriers_model.setHorizontalHeaderLabels([c.title for c in CARRIER_COLUMNS])
         self.carriers_view = QTableView()
@@ -278,6 +327,7 @@ class VariantsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addLayout(bar)
+        layout.addLayout(status_bar)
         layout.addWidget(self.splitter, 1)
         self.copy_shortcut = QShortcut(QKeySequence.StandardKey.Copy, self.table.view)
         self.copy_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
