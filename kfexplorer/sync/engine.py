@@ -471,9 +471,12 @@ class _IngestTransaction:
         self.next_id += 1
         return self.next_id - 1
 
-    def _catalog(self, planned: PlannedObject, source_id: int, sha256: str | None, quarantined: bool) -> None:
+    def _catalog(self, planned: PlannedObject, source_id: int, sha256: str | None, quarantined: bool,
+                 verified: bool = True) -> None:
+        if sha256 is None and verified:
+            sha256 = planned.expected_sha256
         entry = CatalogEntry(source_id, planned.info.key, planned.kind, planned.info.size, planned.info.etag,
-                             sha256 if sha256 is not None else planned.expected_sha256, quarantined)
+                             sha256, quarantined)
         upsert_catalog_entry(self.ingest.con, entry, exists=planned.existing is not None)
 
     def _quarantine(self, items: Sequence[QuarantineItem], kind: str, source_id: int | None) -> None:
@@ -518,7 +521,9 @@ class _IngestTransaction:
             if problem is None and key in self.forced:
                 problem = QuarantineItem(key, self.forced[key])
             if problem is not None or result.staged_path is None:
-                self._catalog(planned, source_id, None, quarantined=True)
+                # bytes that failed verification (size, sha256) were never verified: no sha256 in the catalog, so
+                # the next sync fetches the object again (a corrupted transfer heals; a bad source stays quarantined)
+                self._catalog(planned, source_id, None, quarantined=True, verified=result.problem is None)
                 self._quarantine([problem or QuarantineItem(key, "not fetched")], planned.kind, source_id)
                 if planned.existing is not None and planned.kind in FILE_KINDS:
                     self.moves.append((key, None))

@@ -9,8 +9,8 @@ symlink are not walked.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,15 +74,16 @@ class LocalSource:
             raise SourceError(f"object {key!r} is not in the release folder {self._root}")
         return path
 
-    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> None:
+    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> str | None:
         path = self._path_of(key)
+        digest = hashlib.sha256()
         with open(path, "rb") as reader, open(dest, "wb") as writer:
-            if progress is None:
-                shutil.copyfileobj(reader, writer, COPY_CHUNK_BYTES)
-                return
             while chunk := reader.read(COPY_CHUNK_BYTES):
                 writer.write(chunk)
-                progress(len(chunk))
+                digest.update(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+        return digest.hexdigest()
 
     def read_bytes(self, key: str) -> bytes:
         return self._path_of(key).read_bytes()

@@ -25,6 +25,7 @@ its retries is an ObjectFetchError, which lets the other objects land.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import random
@@ -206,6 +207,38 @@ def _shared_data_loader(data_path: str | None) -> botocore.loaders.Loader:
         if not _DATA_LOADER:
             _DATA_LOADER.append(botocore.loaders.create_loader(data_path))
         return _DATA_LOADER[0]
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    """os.pwrite all of `data` at `offset` (one call may write less)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+class _StreamDigest:
+    """Writes a GET's body to `fd` and hashes it in order: a restart from offset 0 (a corrupt body fetched again)
+    starts the hash again; a write anywhere else out of order gives up hashing (the file is hashed afterwards)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._digest = hashlib.sha256()
+        self._hashed = 0  # bytes hashed so far, all from offset 0 in order; -1 once out of order
+
+    def write(self, offset: int, data: bytes) -> None:
+        _write_all(self._fd, data, offset)
+        if offset == 0 and self._hashed != 0:
+            self._digest, self._hashed = hashlib.sha256(), 0
+        if offset == self._hashed:
+            self._digest.update(data)
+            self._hashed += len(data)
+        else:
+            self._hashed = -1
+
+    def hexdigest(self, size: int) -> str | None:
+        """The SHA-256 of the `size` bytes written, or None when they were not all hashed in order."""
+        return self._digest.hexdigest() if self._hashed == size else None
 
 
 class S3Source:
@@ -526,27 +559,31 @@ class S3Source:
                                                  thread_name_prefix="kfexplorer-s3-part")
             return self._parts
 
-    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> None:
+    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> str | None:
+        """Download `key` to `dest`. An object fetched in one GET is hashed (SHA-256) as its bytes arrive, and the
+        digest returned, so the transfer need not read the file again; a multipart download returns None."""
         info = self._info(key)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             if info.size == 0:
-                return
-
-            def write(offset: int, data: bytes) -> None:
-                os.pwrite(fd, data, offset)
-
+                return hashlib.sha256().hexdigest()
             if info.size <= self.multipart_threshold:
-                self._get_range(info, 0, info.size, write, progress)
-                return
+                stream = _StreamDigest(fd)
+                self._get_range(info, 0, info.size, stream.write, progress)
+                return stream.hexdigest(info.size)
             os.ftruncate(fd, info.size)
             pool = self._part_pool()
+
+            def write(offset: int, data: bytes) -> None:
+                _write_all(fd, data, offset)
+
             futures = [pool.submit(self._get_range, info, start, min(info.size, start + self.part_bytes), write,
                                    progress) for start in range(0, info.size, self.part_bytes)]
             errors = [f.exception() for f in futures]
             first = next((e for e in errors if e is not None), None)
             if first is not None:
                 raise first
+            return None
         finally:
             os.close(fd)
 

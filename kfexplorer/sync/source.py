@@ -61,8 +61,10 @@ class Source(Protocol):
         """Every object under the release root (no folders)."""
         ...
 
-    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> None:
-        """Write the bytes of object `key` to the local file `dest` (created or overwritten)."""
+    def fetch(self, key: str, dest: Path, progress: BytesProgress | None = None) -> str | None:
+        """Write the bytes of object `key` to the local file `dest` (created or overwritten). Returns the SHA-256
+        (hex) of the bytes written when the source hashed them as they arrived, in order, else None (the transfer
+        then hashes the file)."""
         ...
 
     def read_bytes(self, key: str) -> bytes:

@@ -1,7 +1,8 @@
 """Fetch planned objects in parallel to temporary names under DIR/partial/ and verify them.
 
 Each object is written to DIR/partial/tmp-<random>-<file name>, then its size is checked against the listing (and
-against release.json "files" size) and, when release.json lists a sha256, its SHA-256. A verified object is renamed
+against release.json "files" size) and, when release.json lists a sha256, its SHA-256 (the digest the source took
+while the bytes streamed in, when it did: an S3 object fetched in one GET, a local copy; else the file's). A verified object is renamed
 (atomically) to DIR/partial/<verified_name>: a digest of its key, etag, size and expected sha256, then its file
 name. It stays there until the ingest transaction commits, so a sync killed before then finds it on the next run
 and does not download it again (`resumed`). A mismatch is returned as a QuarantineItem and its temporary file
@@ -87,7 +88,7 @@ def _fetch_one(
     dest = partial_dir / f"tmp-{uuid.uuid4().hex}-{key.rsplit('/', 1)[-1]}"
     try:
         try:
-            source.fetch(key, dest, counter.add)
+            streamed_sha = source.fetch(key, dest, counter.add)
         except ObjectFetchError as error:
             dest.unlink(missing_ok=True)
             return FetchResult(planned, None, None, None, failed=str(error))
@@ -99,7 +100,7 @@ def _fetch_one(
         elif planned.expected_size is not None and size != planned.expected_size:
             problem = f"size mismatch: release.json says {planned.expected_size} bytes, received {size}"
         elif planned.expected_sha256 is not None:
-            sha = file_sha256(dest)
+            sha = streamed_sha or file_sha256(dest)
             if sha != planned.expected_sha256:
                 problem = f"sha256 mismatch: release.json says {planned.expected_sha256}, received {sha}"
     except BaseException:

@@ -77,8 +77,8 @@ def source_for(endpoint: str, bucket: str, prefix: str = "release/", **options: 
 class Fault:
     """Inject `action` on the next `times` requests whose method is `method` and whose path contains `path_part`.
     Actions: drop (close without answering), reset (TCP RST), 500, 503 (SlowDown), truncate (half the body, then
-    close), short (half the body with a Content-Length that matches it), or any other status with `code` (an S3
-    error response with that code)."""
+    close), short (half the body with a Content-Length that matches it), corrupt (the whole body with one byte
+    flipped), or any other status with `code` (an S3 error response with that code)."""
 
     action: str
     path_part: str = ""
@@ -159,7 +159,7 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
-            if fault is not None and fault.action not in ("truncate", "short"):
+            if fault is not None and fault.action not in ("truncate", "short", "corrupt"):
                 status = {"500": 500, "503": 503}.get(fault.action, int(fault.action) if fault.action.isdigit() else 500)
                 code = fault.code or {500: "InternalError", 503: "SlowDown"}.get(status, "InternalError")
                 self._send(status, [("Content-Type", "application/xml")], _error_xml(code))
@@ -184,6 +184,9 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 upstream_length = dict((k.lower(), v) for k, v in out_headers).get("content-length", "0")
                 self._send(status, out_headers, b"", length=int(upstream_length))
                 return
+            if fault is not None and fault.action == "corrupt" and data:
+                middle = len(data) // 2
+                data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
             self._send(status, out_headers, data)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay  # noqa: N815 - http.server's naming

@@ -3,6 +3,7 @@ the permanent ones, and a partial failure that names what did not land and keeps
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -58,8 +59,10 @@ def test_transient_faults_are_retried_and_the_bytes_are_whole(
     proxy.add(Fault(action, path_part=f"/release/{key}", times=2))
     received: list[int] = []
     dest = tmp_path / "object"
-    source.fetch(key, dest, received.append)
+    streamed_sha = source.fetch(key, dest, received.append)
     assert dest.read_bytes() == raw
+    # one GET: hashed as the bytes came, across resumes, equal to the file's hash; parts: left to the transfer
+    assert streamed_sha == (None if ranged else hashlib.sha256(raw).hexdigest())
     assert [a for a, _ in proxy.injected] == [action, action]
     # progress counts every byte once, even when a body broke half-way and resumed
     assert sum(received) == len(raw)
@@ -164,3 +167,24 @@ def test_a_short_body_is_never_ingested(
     report = sync_release(source_for(proxy.endpoint, bucket, retry=FAST_RETRY), tmp_path / "cache")
     assert [f.path for f in report.failed] == [parquet]
     assert report.to_json()["quarantined"] == []
+
+
+def test_a_corrupt_body_is_caught_by_the_release_sha256(
+    proxy: FaultProxy, fault_bucket: tuple[str, list[str]], small_release: Path, tmp_path: Path
+) -> None:
+    """A body of the right length with one byte flipped: the digest taken while it streams in no longer matches
+    release.json's sha256, so the object is quarantined and nothing of it lands; the next sync brings it whole."""
+    bucket, keys = fault_bucket
+    note = next(k for k in keys if k.startswith("notes/") and k.endswith(".txt"))
+    raw = (small_release / note).read_bytes()
+    proxy.add(Fault("corrupt", path_part=f"/release/{note}", times=1))
+    cache = tmp_path / "cache"
+    report = sync_release(source_for(proxy.endpoint, bucket), cache)
+    assert [(a, note in p) for a, p in proxy.injected] == [("corrupt", True)]
+    problems = {q.path: q.reason for q in report.quarantined}
+    assert "sha256 mismatch" in problems[note]
+    assert not (cache / "files" / note).exists()
+    proxy.clear()
+    again = sync_release(source_for(proxy.endpoint, bucket), cache)
+    assert again.transferred.objects == 1 and again.quarantined == []
+    assert (cache / "files" / note).read_bytes() == raw

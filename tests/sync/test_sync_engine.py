@@ -136,6 +136,11 @@ def test_sha256_mismatch_is_quarantined(release: ReleaseBuilder, cache_dir: Path
     expected["consequences"] -= pq.read_metadata(release.path(key)).num_rows
     assert table_counts(cache_dir) == expected
     assert [q["path"] for q in cache_status(cache_dir)["quarantined"]] == [key]
+    # bytes that failed verification are never taken as verified: the next sync fetches them again (a corrupted
+    # transfer heals by itself); the source still disagrees with release.json, so the object stays quarantined
+    again = sync_release(str(release.root), cache_dir).to_json()
+    assert again["planned"]["objects"] == 1 and [q["path"] for q in again["quarantined"]] == [key]
+    assert table_counts(cache_dir) == expected
     # the release fixes its checksum: the object is fetched again and lands
     release.write_release_json(with_sha256=True)
     report = sync_release(str(release.root), cache_dir).to_json()
