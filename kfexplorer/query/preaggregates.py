@@ -43,6 +43,12 @@ CARRIER_TABLES: dict[str, str] = {
 
 EXTREMES_TABLE = "agg_participant_extremes"
 
+# (gene, participant) of carried calls with a HIGH or MODERATE consequence in the gene: "Top mutated genes" without
+# variant criteria. Not part of PREAGGREGATE_VERSION's set: a cache built before it lacks only this table (read the
+# table list before using it); the next sync or eviction adds it.
+PROTEIN_ALTERING_IMPACTS = ("HIGH", "MODERATE")
+PROTEIN_ALTERING_GENE_TABLE = "agg_carriers_gene_protein_altering"
+
 
 @dataclass(frozen=True)
 class ExtremeColumns:
@@ -98,8 +104,17 @@ def extremes_table_sql() -> str:
             "WHERE COALESCE(o.has_alt, FALSE) AND o.participant_id IS NOT NULL GROUP BY o.participant_id")
 
 
+def protein_altering_gene_table_sql() -> str:
+    """The SELECT that fills PROTEIN_ALTERING_GENE_TABLE (impacts inlined: code constants)."""
+    impacts = ", ".join(f"'{impact}'" for impact in PROTEIN_ALTERING_IMPACTS)
+    return (f"SELECT DISTINCT c.gene_symbol AS value, o.participant_id AS participant_id FROM occurrences o"
+            f"{_JOINS['consequences']} WHERE COALESCE(o.has_alt, FALSE) AND o.participant_id IS NOT NULL "
+            f"AND c.gene_symbol IS NOT NULL AND c.vep_impact IN ({impacts}) ORDER BY value, participant_id")
+
+
 def preaggregate_tables() -> dict[str, str]:
     """Every pre-aggregated table and the SELECT that fills it."""
     tables = {table: carrier_table_sql(field) for field, table in CARRIER_TABLES.items()}
     tables[EXTREMES_TABLE] = extremes_table_sql()
+    tables[PROTEIN_ALTERING_GENE_TABLE] = protein_altering_gene_table_sql()
     return tables

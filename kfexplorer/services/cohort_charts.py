@@ -19,9 +19,10 @@ import duckdb
 from kfexplorer.progress import CancelToken
 from kfexplorer.query.compiler import CompiledQuery, compile_cohort, occurrence_filter, required_variant_criteria
 from kfexplorer.query.model import MISSING_VALUE, Cohort, Node, Not, Value
-from kfexplorer.query.preaggregates import CARRIER_TABLES
+from kfexplorer.query.preaggregates import PROTEIN_ALTERING_GENE_TABLE, PROTEIN_ALTERING_IMPACTS
 from kfexplorer.services.survival import KaplanMeier, LogRankResult, kaplan_meier, log_rank_test
 from kfexplorer.store.preaggregates import preaggregates_ready
+from kfexplorer.store.schema import existing_tables
 
 DAYS_PER_YEAR = 365.25
 TOP_LIMIT = 15
@@ -237,21 +238,27 @@ def top_phenotypes(cursor: duckdb.DuckDBPyConnection, cohort: Cohort, limit: int
 
 def top_mutated_genes(cursor: duckdb.DuckDBPyConnection, cohort: Cohort, limit: int = TOP_LIMIT, *,
                       preaggregated: bool | None = None) -> BarSeries:
-    """Genes by participants carrying a qualifying variant in them. Without variant criteria, and when the cache
-    has them (`preaggregated` None: look), the gene carrier table gives the same counts without the scan."""
+    """Genes by participants carrying a protein-altering call in them (a HIGH or MODERATE consequence in the gene,
+    as cBioPortal's mutated genes leave out silent and non-coding ones) that also satisfies the cohort's variant
+    criteria. Without variant criteria, and when the cache has it (`preaggregated` None: look), the
+    protein-altering gene carrier table gives the same counts without the scan."""
     if preaggregated is None:
         preaggregated = uses_preaggregates(cursor)
-    if preaggregated and variant_criteria(cohort) is None:
+    title = "Top mutated genes (HIGH / MODERATE impact)"
+    if (preaggregated and variant_criteria(cohort) is None
+            and PROTEIN_ALTERING_GENE_TABLE in existing_tables(cursor)):
         compiled = compile_cohort(cohort, preaggregated=True)
-        table = CARRIER_TABLES["consequence.gene_symbol"]  # a code constant
-        sql = (f"SELECT value, NULL, count(DISTINCT participant_id) AS n FROM {table} WHERE value IS NOT NULL "
-               f"AND participant_id IN ({compiled.sql}) GROUP BY value ORDER BY n DESC, 1 LIMIT ?")
-        return _bars(cursor, "gene", "Top mutated genes", "consequence.gene_symbol", sql, [*compiled.params, limit])
-    inner, params = qualifying_occurrences(cursor, cohort, "c.gene_symbol IS NOT NULL",
-                                           columns="o.participant_id, c.gene_symbol")
+        table = PROTEIN_ALTERING_GENE_TABLE  # a code constant
+        sql = (f"SELECT value, NULL, count(DISTINCT participant_id) AS n FROM {table} "
+               f"WHERE participant_id IN ({compiled.sql}) GROUP BY value ORDER BY n DESC, 1 LIMIT ?")
+        return _bars(cursor, "gene", title, "consequence.gene_symbol", sql, [*compiled.params, limit])
+    slots = ", ".join("?" for _ in PROTEIN_ALTERING_IMPACTS)
+    inner, params = qualifying_occurrences(
+        cursor, cohort, f"c.gene_symbol IS NOT NULL AND c.vep_impact IN ({slots})", PROTEIN_ALTERING_IMPACTS,
+        columns="o.participant_id, c.gene_symbol")
     sql = (f"SELECT gene_symbol, NULL, count(DISTINCT participant_id) AS n FROM ({inner}) q "
            "GROUP BY gene_symbol ORDER BY n DESC, 1 LIMIT ?")
-    return _bars(cursor, "gene", "Top mutated genes", "consequence.gene_symbol", sql, [*params, limit])
+    return _bars(cursor, "gene", title, "consequence.gene_symbol", sql, [*params, limit])
 
 
 def consequence_breakdown(cursor: duckdb.DuckDBPyConnection, cohort: Cohort,

@@ -11,7 +11,7 @@ Q3's), so it stays a query (never a frozen list of ids), and makes it the active
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from kfexplorer.query.model import Cohort, Criterion, Group, Node, Not, QueryError, Value
@@ -281,16 +281,21 @@ class CohortState:
     def set_field_values(self, field: str, values: Sequence[Value]) -> None:
         """Set `field in values` as a top-level criterion, in place of an existing `in` on that field;
         an empty `values` removes it."""
+        self.set_fields_values({field: values})
+
+    def set_fields_values(self, changes: Mapping[str, Sequence[Value]]) -> None:
+        """`set_field_values` for several fields at once: one change of the cohort (one undo step)."""
         children = list(self.top_level())
-        index = next((i for i, node in enumerate(children)
-                      if isinstance(node, Criterion) and node.field == field and node.op == "in"), None)
-        if not values:
-            if index is not None:
-                del children[index]
-        elif index is None:
-            children.append(Criterion(field, "in", tuple(values)))
-        else:
-            children[index] = Criterion(field, "in", tuple(values))
+        for field, values in changes.items():
+            index = next((i for i, node in enumerate(children)
+                          if isinstance(node, Criterion) and node.field == field and node.op == "in"), None)
+            if not values:
+                if index is not None:
+                    del children[index]
+            elif index is None:
+                children.append(Criterion(field, "in", tuple(values)))
+            else:
+                children[index] = Criterion(field, "in", tuple(values))
         self.set_cohort(self._with_children(children))
 
     # -- several queries ----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.query.compiler import ontology_term_id
 from kfexplorer.query.model import MISSING_VALUE, Cohort, Criterion, Value
+from kfexplorer.query.preaggregates import PROTEIN_ALTERING_IMPACTS
 from kfexplorer.services.cohort_charts import (
     AGE_FIELD,
     AgeHistogram,
@@ -41,10 +42,11 @@ from kfexplorer.ui.preview_host import preview_panel_with_jobs
 # (series key, title) in grid order, two per row; the age histogram and the lollipop span the rows after them.
 BAR_CHARTS: tuple[tuple[str, str], ...] = (
     ("study", "Participants per study"), ("sex", "Sex"), ("race", "Race"), ("ethnicity", "Ethnicity"),
-    ("diagnosis", "Top diagnoses"), ("phenotype", "Top phenotypes (observed)"), ("gene", "Top mutated genes"),
-    ("consequence", "Consequences (variants)"),
+    ("diagnosis", "Top diagnoses"), ("phenotype", "Top phenotypes (observed)"),
+    ("gene", "Top mutated genes (HIGH / MODERATE)"), ("consequence", "Consequences (variants)"),
 )
 DIMMED_OPACITY = 0.45
+IMPACT_FIELD = "consequence.vep_impact"
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,11 @@ class SummaryPanel(QWidget):
             values = [v for v in current if v != value] if value in current else [*current, value]
         else:
             values = [] if current == [value] else [value]
+        if (key == "gene" and values and self.state.top_op == "and"
+                and not self.state.field_values(IMPACT_FIELD)):
+            # the bars count carriers of a HIGH / MODERATE call in the gene: filter on those same calls
+            self.state.set_fields_values({series.field: values, IMPACT_FIELD: PROTEIN_ALTERING_IMPACTS})
+            return
         self.state.set_field_values(series.field, values)
 
     def age_clicked(self, index: int, shift: bool) -> None:
