@@ -508,8 +508,11 @@ def describe_criterion(item: Criterion, term_labels: Mapping[str, str] | None = 
     else:
         joiner = " and " if item.op == "all" else " or "
         listed = joiner.join(words) if words else "missing"
-        if spec.kind is FieldKind.ONTOLOGY and words:
+        if spec.kind is FieldKind.ONTOLOGY and len(words) == 1:
             listed = f"{listed} or a descendant"
+        elif spec.kind is FieldKind.ONTOLOGY and words:  # the descendants of every listed term, not just the last
+            listed = f"{listed}, each or a descendant" if item.op == "all" else (
+                f"{listed} or a descendant of any of them")
         text = f"{spec.label} {_OPERATOR_WORDS[item.op]} {listed}"
         if words and with_missing:
             text += " or missing"

@@ -1,7 +1,7 @@
 """Facet queries of the Facets dock, Qt-free: value counts, ontology trees with roll-up, numeric histograms.
 
 Every count is of distinct participants of the cohort *without the facet's own top-level criteria*
-(`Cohort.without_field`), as faceted search does. For occurrence-level fields (variant, consequence, occurrence) a
+(`without_own_filter`: a criterion on the facet's field, negated by a NOT or not), as faceted search does. For occurrence-level fields (variant, consequence, occurrence) a
 participant counts for a value when one of their carried calls (`has_alt`) has it.
 
 - `value_counts`: (value, participants) of a categorical or boolean field (kfexplorer.query.compiler.compile_facet).
@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -35,7 +35,7 @@ import pyarrow as pa
 from kfexplorer.progress import CancelToken, ProgressCallback, ProgressEvent
 from kfexplorer.query.compiler import compile_cohort, compile_facet
 from kfexplorer.query.fields import PARTICIPANT_SOURCES, FieldKind, FieldSpec, Level, field_spec
-from kfexplorer.query.model import MISSING_VALUE, Cohort, Value
+from kfexplorer.query.model import MISSING_VALUE, Cohort, Criterion, Group, Not, Value
 from kfexplorer.store.preaggregates import preaggregates_ready
 
 DEFAULT_BINS = 20
@@ -500,7 +500,27 @@ def interrupt_on_cancel(con: duckdb.DuckDBPyConnection, cancel: CancelToken | No
         watcher.join(timeout=1.0)
 
 
+def negated_criterion(node: object) -> Criterion | None:
+    """The criterion under a top-level NOT pill (`not (field …)`, or a NOT of a one-criterion group), else None."""
+    if not isinstance(node, Not):
+        return None
+    child = node.child
+    while isinstance(child, Group) and len(child.children) == 1:
+        child = child.children[0]
+    return child if isinstance(child, Criterion) else None
+
+
+def without_own_filter(cohort: Cohort, field_name: str) -> Cohort:
+    """The cohort a facet of `field_name` counts within: without its top-level criteria on that field, plain or
+    under a NOT (an excluded value is the facet's own filter too: the facet lists it, so it can be cleared there)."""
+    kept = tuple(node for node in cohort.top_level()
+                 if not ((criterion := negated_criterion(node)) is not None and criterion.field == field_name))
+    return replace(cohort, root=Group("and", kept)).without_field(field_name)
+
+
 def facet_result(con: duckdb.DuckDBPyConnection, cohort: Cohort, request: FacetRequest) -> FacetResult:
+    """One facet's counts within `cohort` without the facet's own filter (`without_own_filter`)."""
+    cohort = without_own_filter(cohort, request.field)
     kind = facet_kind(field_spec(request.field))
     if kind is FacetKind.TREE:
         return term_tree(con, cohort, request.field)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.query.model import Cohort
 from kfexplorer.services.cohort_count import CohortCount, count_cohort
+from kfexplorer.services.cohort_extent import CohortExtent, cohort_extent
 from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.workspace import CacheFacts, ReleaseInfo, Workspace, has_cache
@@ -222,6 +223,14 @@ class MainWindow(QMainWindow):
         self.cohort_label.setObjectName("CohortSize")
         self.cohort_label.setToolTip("The current cohort (all participants until filters exist)")
         toolbar.addWidget(self.cohort_label)
+        # "· V variants · S imaging series" of a filtered cohort: counted after the participants, in its own job
+        self.cohort_extent_label = QLabel()
+        self.cohort_extent_label.setObjectName("CohortExtent")
+        self.cohort_extent_label.setContentsMargins(5, 0, 0, 0)  # reads on from "… participants"
+        self.cohort_extent_label.setToolTip("The cohort's distinct variants (its members' carried calls that satisfy "
+                                            "its variant criteria) and its members' imaging series")
+        self._cohort_extent_action = toolbar.addWidget(self.cohort_extent_label)
+        self._cohort_extent_action.setVisible(False)
         toolbar.addSeparator()
         self.save_action = QAction(themed_icon("save"), "Save", self)
         self.save_action.setToolTip("Save the cohort with a name (Ctrl+S)")
@@ -423,6 +432,8 @@ class MainWindow(QMainWindow):
         self.participants_panel.model.set_cohort(cohort if filtered else None)
         if not filtered:
             self.jobs.runner.cancel_key("cohort-count")
+            self.jobs.runner.cancel_key("cohort-extent")
+            self._cohort_extent_action.setVisible(False)  # the release's totals are in the label itself
             self.cohort_label.setEnabled(True)
             self.cohort_label.setText("Cohort: " + cohort_size_text(self.counts) if self.workspace else
                                       self.cohort_label.text())
@@ -439,6 +450,10 @@ class MainWindow(QMainWindow):
             return count_cohort(workspace.cursor(), cohort)
 
         self.cohort_label.setEnabled(False)  # dimmed until the new count arrives
+        self.jobs.runner.cancel_key("cohort-extent")  # counted again once the participants are
+        self._cohort_extent_action.setVisible(True)  # before dimming: a toolbar action passes on its enabled state
+        self.cohort_extent_label.setText("· … variants · … imaging series")
+        self.cohort_extent_label.setEnabled(False)
         self.jobs.submit(count, name="Cohort count", key="cohort-count",
                          on_finished=lambda result: self._cohort_counted(cohort, result))
 
@@ -449,6 +464,29 @@ class MainWindow(QMainWindow):
         self.cohort_label.setEnabled(True)
         self.cohort_label.setText(f"Cohort: {result.count:,} of {total:,} participants")
         self.cohort_label.setToolTip(result.description)
+        self._count_cohort_extent(cohort)
+
+    def _count_cohort_extent(self, cohort: Cohort) -> None:
+        """The cohort's variants and imaging series, after its participants (a distinct count over the calls can
+        take seconds at 100 M of them); a newer edit cancels it."""
+        workspace = self.workspace
+        if workspace is None:
+            return
+
+        def extent(_progress: ProgressCallback, cancel: CancelToken) -> CohortExtent:
+            cancel.raise_if_cancelled()
+            return cohort_extent(workspace.cursor(), cohort, cancel)
+
+        self.jobs.submit(extent, name="Cohort variants and imaging series", key="cohort-extent",
+                         on_finished=lambda result: self._cohort_extent_counted(cohort, result),
+                         on_failed=lambda failure: self._cohort_extent_counted(cohort, None))
+
+    def _cohort_extent_counted(self, cohort: Cohort, result: CohortExtent | None) -> None:
+        if cohort != self.cohort_state.cohort or not self.cohort_state.top_level():
+            return
+        self.cohort_extent_label.setEnabled(True)
+        self.cohort_extent_label.setText("· " + (result.words if result is not None else "variants and imaging "
+                                                 "series could not be counted"))
 
     def _workspace_failed(self, _failure: JobFailure) -> None:
         self._open_job = None
@@ -459,6 +497,7 @@ class MainWindow(QMainWindow):
         self.centre_stack.setCurrentWidget(self.no_release_state)
         self.release_button.setText("No release")
         self.cohort_label.setText("No release open")
+        self._cohort_extent_action.setVisible(False)
         self.release_status.setText("No release")
         self.cache_status.setText(f"·  cache {self.cache_dir}" if self.cache_dir else "")
         self.sync_status.setText("")

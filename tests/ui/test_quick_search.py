@@ -88,10 +88,11 @@ def test_quick_search_finds_each_kind_and_adds_its_criterion(
     assert gene in [h.value for h in gene_hits]
     assert all(h.value.upper().startswith(gene[:3].upper()) for h in gene_hits)
     row = [h.value for h in box.hits].index(gene)
-    assert box.popup_visible and box.hit_list.item(row).text() == f"{gene}  ·  Gene"
+    expected = carriers(release, {c["locus_id"] for c in consequences if c["gene_symbol"] == gene})
+    carried_by = f"{len(expected)} participant{'s' if len(expected) != 1 else ''}"
+    assert box.popup_visible and box.hit_list.item(row).text() == f"{gene}  ·  Gene  ·  {carried_by}"
     box.choose(box.hits[row])
     assert window.cohort_state.top_level()[-1] == criterion("consequence.gene_symbol", "in", gene)
-    expected = carriers(release, {c["locus_id"] for c in consequences if c["gene_symbol"] == gene})
     assert set(count_cohort_in_cache(cache, window.cohort_state.cohort).participant_ids) == expected
     qtbot.waitUntil(lambda: window.cohort_label.text().startswith(f"Cohort: {len(expected):,} of"), timeout=10000)
     window.cohort_state.clear()
@@ -120,7 +121,7 @@ def test_quick_search_finds_each_kind_and_adds_its_criterion(
     search(qtbot, window, mondo_id.lower())
     assert box.hits[0].kind == "mondo" and box.hits[0].value == mondo_id
     assert box.hits[0].criterion() == criterion("diagnosis", "in", f"{box.hits[0].label} ({mondo_id})")
-    assert box.hit_list.item(0).text().endswith("·  MONDO diagnosis")
+    assert box.hit_list.item(0).text().startswith(f"{box.hits[0].label}  ·  MONDO diagnosis  ·  ")
 
     # an rsID, a region and an HGVS expression are read from the text
     rs_variant = next(v for v in variants if v["rsnumber"] and v["locus_id"] in carried)

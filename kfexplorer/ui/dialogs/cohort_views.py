@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -202,7 +203,11 @@ class AttritionDialog(WorkerDialog):
         self.table.setColumnWidth(2, 180)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         layout.addWidget(self.table, 1)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)  # Esc closes too (QDialog)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
         self.resize(760, 360)
+        self._jobs = jobs
         if workspace is None:
             self.status.setText("Open a release to count the attrition")
             return
@@ -216,6 +221,10 @@ class AttritionDialog(WorkerDialog):
 
         jobs.submit(attrition, name="Attrition", key="attrition",
                     on_finished=lambda result: self.show_steps(*result), on_failed=self._failed)
+
+    def done(self, result: int) -> None:
+        self._jobs.runner.cancel_key("attrition")  # closed before the counts arrived: stop counting
+        super().done(result)
 
     def _failed(self, failure: JobFailure) -> None:
         if self.closed_for_good:  # a worker answered after the dialog closed

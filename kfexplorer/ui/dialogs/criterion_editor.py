@@ -40,6 +40,7 @@ from kfexplorer.query.inheritance import FIELD as INHERITANCE_FIELD
 from kfexplorer.query.inheritance import MODE_LABELS, MODES, InheritanceSettings, parse_values
 from kfexplorer.query.model import Cohort, Criterion, QueryError, Value
 from kfexplorer.services.cohort_count import facet_counts
+from kfexplorer.services.facet_queries import without_own_filter
 from kfexplorer.services.jobs import JobFailure
 from kfexplorer.services.workspace import Workspace
 from kfexplorer.ui.dialogs.picked_text_file import pick_file, read_picked_text
@@ -62,9 +63,29 @@ OPERATOR_TITLES: dict[str, str] = {
 LIST_SEPARATORS = re.compile(r"[\s,;]+")
 ONTOLOGY_RESULTS = 50
 
+# What a pasted list of a field holds, and an example of it, where the field's label alone does not say it well.
+PASTE_WORDS: dict[str, tuple[str, str]] = {
+    "consequence.gene_symbol": ("a gene panel (gene symbols)", "TP53\nBRCA1\n…"),
+    "participant.study_id": ("study ids", ""),
+    "participant.id": ("participant ids", "PT_…\nPT_…"),
+    "participant.family_id": ("family ids", "FM_…\nFM_…"),
+    "biospecimen.id": ("biospecimen (sample) ids", "BS_…\nBS_…"),
+    "file.id": ("file ids", "GF_…\nGF_…"),
+    "variant.locus_id": ("variant ids (chromosome-position-reference-alternate)", "17-7675088-C-T"),
+    "variant.rsnumber": ("rsIDs", "rs28934578\nrs121913343"),
+    "consequence.ensembl_gene_id": ("Ensembl gene ids", "ENSG00000141510"),
+    "consequence.transcript_id": ("Ensembl transcript ids", "ENST00000269305"),
+}
+
 
 def field_category(spec: FieldSpec) -> str:
     return spec.name.split(".", 1)[0]
+
+
+def paste_words(spec: FieldSpec) -> tuple[str, str]:
+    """What a pasted list of `spec` holds ("study ids") and an example ("" when none: the list page then shows
+    two of the field's own values)."""
+    return PASTE_WORDS.get(spec.name, (f"{spec.label.lower()} values", ""))
 
 
 def split_list(text: str) -> list[str]:
@@ -169,15 +190,14 @@ class CriterionEditor(WorkerDialog):
         self.value_status = QLabel()
         layout.addWidget(self.value_status)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Or paste values (a gene panel: one symbol a line):"))
+        self.paste_hint = QLabel()  # worded per field (_field_changed)
+        row.addWidget(self.paste_hint)
         row.addStretch(1)
         self.load_list_button = QPushButton("Load file…")
-        self.load_list_button.setToolTip("Read values from a text file, one a line (e.g. a gene panel)")
         self.load_list_button.clicked.connect(self._choose_list_file)
         row.addWidget(self.load_list_button)
         layout.addLayout(row)
         self.paste_box = QPlainTextEdit()
-        self.paste_box.setPlaceholderText("TP53\nBRCA1\n…")
         self.paste_box.setMaximumHeight(90)
         layout.addWidget(self.paste_box, 1)
         self.list_page = page
@@ -338,17 +358,23 @@ class CriterionEditor(WorkerDialog):
             self.pages.setCurrentWidget(self.list_page)
             self.paste_box.setVisible(kind is FieldKind.CATEGORICAL)
             self.load_list_button.setVisible(kind is FieldKind.CATEGORICAL)
+            self.paste_hint.setVisible(kind is FieldKind.CATEGORICAL)
+            words, example = paste_words(spec)
+            self.paste_hint.setText(f"Or paste {words}, one a line:")
+            self.paste_box.setPlaceholderText(example)
+            self.load_list_button.setToolTip(f"Read {words} from a text file, one a line")
         elif kind is FieldKind.ONTOLOGY:
             self.pages.setCurrentWidget(self.ontology_page)
         else:
             self.pages.setCurrentWidget(self.text_page)
             hints = {
                 FieldKind.TEXT: "Text to look for (one a line; any matches).",
-                FieldKind.ID_LIST: "Paste ids: one a line, or separated by commas or spaces.",
+                FieldKind.ID_LIST: f"Paste {paste_words(spec)[0]}: one a line, or separated by commas or spaces.",
                 FieldKind.REGION: "Regions as chromosome:start-end, one a line (e.g. chr17:7661779-7687538).",
                 FieldKind.NUMERIC: "Numbers, one a line.",
             }
             self.text_hint.setText(hints.get(kind, ""))
+            self.text_box.setPlaceholderText(paste_words(spec)[1] if kind is FieldKind.ID_LIST else "")
             if spec.name == HGVS_FIELD:
                 self.text_hint.setText("HGVS expressions, one a line (any matches): chr17:g.7675088C>T, "
                                        "TP53:p.R175H or p.Arg175His, ENST…:c.524G>A, NM_…:c.524G>A.")
@@ -363,7 +389,8 @@ class CriterionEditor(WorkerDialog):
 
         def count(_progress: ProgressCallback, cancel: CancelToken) -> list[tuple[Any, int]]:
             cancel.raise_if_cancelled()
-            return facet_counts(workspace.cursor(), cohort, spec.name)
+            # counted as the facets count: without the cohort's criteria on this field, NOT pills included
+            return facet_counts(workspace.cursor(), without_own_filter(cohort, spec.name), spec.name)
 
         self.value_status.setText("Counting values…")
         jobs.submit(count, name=f"Values of {spec.label}", key="criterion-editor-values",
@@ -395,6 +422,8 @@ class CriterionEditor(WorkerDialog):
             item.setCheckState(Qt.CheckState.Checked if key in checked or key in self._pending_checks
                                else Qt.CheckState.Unchecked)
             self.value_list.addItem(item)
+        if not paste_words(self.spec)[1] and self.value_counts:  # an example from the field's own values
+            self.paste_box.setPlaceholderText("\n".join([*list(self.value_counts)[:2], "…"]))
         missing = [v for v in self._pending_checks if v not in self.value_counts]
         if missing and self.spec.kind is FieldKind.CATEGORICAL and not self.paste_box.toPlainText().strip():
             self.paste_box.setPlainText("\n".join(missing))

@@ -4,15 +4,17 @@ Groups: Study, Demographics, Diagnosis (MONDO tree), Phenotype (HPO tree, observ
 Data files, Imaging, Variants. Value facets are checkable lists (sorted by count, top N with "show all"); ontology
 facets are lazily expanded trees with counts rolled up to ancestors; numeric facets are ranges over a histogram.
 Checking values (or terms) sets that field's `in` criterion in the CohortState; applying a range sets its `between`
-criterion. All visible groups are counted in ONE worker job (kfexplorer.services.facet_queries.read_facets); a newer
-edit cancels the older job; previous counts stay visible, dimmed, until the new ones arrive.
+criterion. A value facet lists the values a NOT pill on its field excludes (counted: the NOT is the facet's own
+filter), checked and marked "not …"; unchecking one clears it from the exclusion. All visible groups are counted in
+ONE worker job (kfexplorer.services.facet_queries.read_facets); a newer edit cancels the older job; previous counts
+stay visible, dimmed, until the new ones arrive.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, Signal
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QTreeWidgetItem, QVBoxLayout,
 from kfexplorer.progress import CancelToken, ProgressCallback
 from kfexplorer.query.compiler import ontology_term_id
 from kfexplorer.query.fields import Level, field_spec
-from kfexplorer.query.model import MISSING_VALUE, Cohort, Criterion, Group, Node, Value
+from kfexplorer.query.model import MISSING_VALUE, Cohort, Criterion, Group, Node, Not, Value
 from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.facet_queries import (
     LOG_SCALE_FIELDS,
@@ -30,6 +32,7 @@ from kfexplorer.services.facet_queries import (
     FacetResults,
     Histogram,
     TermTree,
+    negated_criterion,
     read_facets,
 )
 from kfexplorer.services.jobs import JobFailure
@@ -120,6 +123,43 @@ def cohort_with_range(cohort: Cohort, field: str, choice: RangeChoice | None, wh
     return Cohort(Group("and", tuple(children)), cohort.name)
 
 
+def _exclusion_on(node: Node, field: str) -> Criterion | None:
+    """The values `node` (a top-level criterion) excludes on `field`, as `field in [values]`: from NOT (field in
+    …) or from field not_in …; None when it excludes none there."""
+    negated = negated_criterion(node)
+    if negated is not None and negated.field == field and negated.op == "in":
+        return negated
+    if isinstance(node, Criterion) and node.field == field and node.op == "not_in":
+        return Criterion(field, "in", node.values)
+    return None
+
+
+def excluded_values(cohort: Cohort, field: str) -> tuple[Value, ...]:
+    """The values of `field` the cohort's top-level criteria exclude (NOT pills, `not_in`)."""
+    found: list[Value] = []
+    for node in cohort.top_level():
+        exclusion = _exclusion_on(node, field)
+        if exclusion is not None:
+            found += [value for value in exclusion.values if value not in found]
+    return tuple(found)
+
+
+def cohort_without_exclusion(cohort: Cohort, field: str, value: Value) -> Cohort:
+    """`cohort` with `value` no longer excluded on `field`: dropped from each NOT / not_in criterion that lists it
+    (the criterion goes when it was its only value)."""
+    children: list[Node] = []
+    for node in cohort.top_level():
+        exclusion = _exclusion_on(node, field)
+        if exclusion is None or value not in exclusion.values:
+            children.append(node)
+            continue
+        rest = tuple(v for v in exclusion.values if v != value)
+        if rest:
+            plain = isinstance(node, Criterion)
+            children.append(Criterion(field, "not_in", rest) if plain else Not(Criterion(field, "in", rest)))
+    return replace(cohort, root=Group("and", tuple(children)))
+
+
 def _make_facet(field: str) -> FacetFrame:
     spec = field_spec(field)
     title = FACET_TITLES.get(field, spec.label)
@@ -206,6 +246,8 @@ class FacetsPanel(QWidget):
     def _connect(self, facet: FacetFrame) -> None:
         if isinstance(facet, ValueFacet | TermTreeFacet):
             facet.selection_changed.connect(self._values_chosen)
+        if isinstance(facet, ValueFacet):
+            facet.exclusion_cleared.connect(self._exclusion_cleared)
         if isinstance(facet, TermTreeFacet):
             facet.field_switched.connect(lambda _field: self.refresh())
         if isinstance(facet, RangeFacet):
@@ -322,7 +364,7 @@ class FacetsPanel(QWidget):
         facet.show_message("")
         if isinstance(facet, ValueFacet) and isinstance(result, list):
             self.counts[field] = [(item.value, item.count) for item in result]
-            facet.show_counts(result, self.state.field_values(field))
+            facet.show_counts(result, self.state.field_values(field), excluded_values(self.state.cohort, field))
         elif isinstance(facet, TermTreeFacet) and isinstance(result, TermTree):
             if facet.field == field:
                 facet.show_tree(result, {name: self._term_values(name) for _label, name in facet.fields})
@@ -355,6 +397,9 @@ class FacetsPanel(QWidget):
                 chosen.append(term)
         return chosen
 
+    def _exclusion_cleared(self, field: str, value: Value) -> None:
+        self.state.set_cohort(cohort_without_exclusion(self.state.cohort, field, value))
+
     def _range_chosen(self, field: str, choice: RangeChoice | None) -> None:
         facet = self.range_facet(field)
         self.state.set_cohort(cohort_with_range(self.state.cohort, field, choice, facet.decimals == 0))
@@ -363,7 +408,7 @@ class FacetsPanel(QWidget):
         # Check marks and ranges follow the cohort at once (undo, × on a pill); counts follow from the worker.
         for field, facet in self.facets.items():
             if isinstance(facet, ValueFacet):
-                facet.set_selected(self.state.field_values(field))
+                facet.set_selected(self.state.field_values(field), excluded_values(cohort, field))
             elif isinstance(facet, TermTreeFacet) and facet.field == field:
                 facet.set_selected({name: self._term_values(name) for _label, name in facet.fields})
             elif isinstance(facet, RangeFacet):

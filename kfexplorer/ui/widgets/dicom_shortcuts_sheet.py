@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kfexplorer.imaging.display import PRESETS
 
 WINDOW_SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl+K", "Quick search: participant, gene or HPO term"),
+    ("Ctrl+K", "Quick search: participant, gene, HPO / MONDO term, region, rsID or HGVS"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a cohort edit"),
     ("Ctrl+S", "Save the cohort"),
     ("Ctrl+E", "Export"),
@@ -15,6 +24,8 @@ WINDOW_SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("F5", "Refresh"),
     ("Esc", "Cancel the focused job"),
 )
+
+KEYS_GAP = 24  # between the longest keys and their description
 
 VIEWER_SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Wheel / ↑ ↓ / Page Up, Page Down", "Previous / next slice"),
@@ -43,7 +54,15 @@ class ShortcutsSheet(QDialog):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Keys", "Does"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 240)
+        # Nothing is cut: the keys column fits its longest entry (and a gap); the descriptions take the rest and wrap
+        # when the sheet is narrower than they are.
+        self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
         for title, rows in (("Window", WINDOW_SHORTCUTS), ("DICOM viewer", VIEWER_SHORTCUTS)):
             group = QTreeWidgetItem([title, ""])
             font = group.font(0)
@@ -54,11 +73,15 @@ class ShortcutsSheet(QDialog):
                 group.addChild(QTreeWidgetItem([keys, does]))
             group.setExpanded(True)
         self.tree.setItemsExpandable(False)
+        self.tree.setColumnWidth(0, self.tree.sizeHintForColumn(0) + KEYS_GAP)
         layout.addWidget(self.tree, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout.addWidget(buttons)
-        self.resize(620, 520)
+        # Wide enough for every description on one line (the tree's margins, indentation and a scroll bar aside).
+        chrome = 2 * self.tree.frameWidth() + self.tree.indentation() + self.tree.verticalScrollBar().sizeHint().width()
+        wanted = self.tree.columnWidth(0) + self.tree.sizeHintForColumn(1) + chrome + 24
+        self.resize(max(620, wanted + 32), 520)
 
     def rows(self) -> list[tuple[str, str]]:
         found = []

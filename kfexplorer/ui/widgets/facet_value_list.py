@@ -1,10 +1,14 @@
-"""A value facet: checkable values with participant counts, sorted by count, top N with "show all", searchable."""
+"""A value facet: checkable values with participant counts, sorted by count, top N with "show all", searchable.
+
+Values the cohort excludes (a NOT pill on the field) stay listed, checked and marked "not …"; unchecking one asks
+for its exclusion to be cleared (`exclusion_cleared`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,9 +48,11 @@ def same_value(a: object, b: object) -> bool:
 
 
 class ValueFacet(FacetFrame):
-    """`selection_changed(field, values)` when the user checks or unchecks a value."""
+    """`selection_changed(field, values)` when the user checks or unchecks a value; `exclusion_cleared(field,
+    value)` when they uncheck an excluded one."""
 
     selection_changed = Signal(str, list)
+    exclusion_cleared = Signal(str, object)
 
     def __init__(self, field: str, title: str, top_n: int = TOP_N, parent: QWidget | None = None) -> None:
         super().__init__(field, title, parent=parent)
@@ -54,6 +60,7 @@ class ValueFacet(FacetFrame):
         self.show_all = False
         self.counts: list[ValueCount] = []
         self.selected: tuple[Value, ...] = ()
+        self.excluded: tuple[Value, ...] = ()
         self._updating = False
         self.list = QTreeWidget()
         self.list.setColumnCount(2)
@@ -81,27 +88,38 @@ class ValueFacet(FacetFrame):
         self._fit_height()
 
     # -- model → view -------------------------------------------------------------------------------------------
-    def show_counts(self, counts: Sequence[ValueCount], selected: Sequence[Value]) -> None:
-        """Show `counts` (largest first); values the cohort selects stay listed (count 0 when absent)."""
+    def show_counts(self, counts: Sequence[ValueCount], selected: Sequence[Value],
+                    excluded: Sequence[Value] = ()) -> None:
+        """Show `counts` (largest first); values the cohort selects or excludes stay listed (count 0 when absent)."""
         self.counts = sorted(counts, key=lambda c: (-c.count, value_label(c.value).lower()))
         self.selected = tuple(selected)
+        self.excluded = tuple(excluded)
         self._fill()
 
-    def set_selected(self, selected: Sequence[Value]) -> None:
-        """Check marks follow the cohort (undo, × on a pill) before new counts arrive."""
+    def set_selected(self, selected: Sequence[Value], excluded: Sequence[Value] | None = None) -> None:
+        """Check marks (and exclusions, when given) follow the cohort (undo, × on a pill) before new counts arrive."""
         self.selected = tuple(selected)
+        if excluded is not None and tuple(excluded) != self.excluded:
+            self.excluded = tuple(excluded)
+            self._fill()  # an exclusion changes how a row reads
+            return
         self._updating = True
         try:
             for item in self.items():
-                checked = any(same_value(item.data(0, VALUE_ROLE), v) for v in self.selected)
+                value = item.data(0, VALUE_ROLE)
+                checked = any(same_value(value, v) for v in (*self.selected, *self.excluded))
                 item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         finally:
             self._updating = False
 
+    def is_excluded(self, value: Value) -> bool:
+        return any(same_value(value, v) for v in self.excluded)
+
     def _rows(self) -> tuple[list[ValueCount], int]:
         """The rows to show and how many match the search in all."""
         rows = list(self.counts)
-        for value in self.selected:
+        kept = (*self.selected, *self.excluded)
+        for value in kept:
             if not any(same_value(c.value, value) for c in rows):
                 rows.append(ValueCount(value, 0))
         needle = self.search.text().strip().lower()
@@ -110,7 +128,7 @@ class ValueFacet(FacetFrame):
         matching = len(rows)
         if not self.show_all and not needle and len(rows) > self.top_n:
             shown = rows[: self.top_n]
-            shown += [r for r in rows[self.top_n:] if any(same_value(r.value, v) for v in self.selected)]
+            shown += [r for r in rows[self.top_n:] if any(same_value(r.value, v) for v in kept)]
             rows = shown
         return rows, matching
 
@@ -120,13 +138,20 @@ class ValueFacet(FacetFrame):
         try:
             self.list.clear()
             for row in rows:
-                item = QTreeWidgetItem([value_label(row.value), f"{row.count:,}"])
+                excluded = self.is_excluded(row.value)
+                label = value_label(row.value)
+                item = QTreeWidgetItem([f"not {label}" if excluded else label, f"{row.count:,}"])
                 item.setData(0, VALUE_ROLE, row.value)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-                checked = any(same_value(row.value, v) for v in self.selected)
+                checked = excluded or any(same_value(row.value, v) for v in self.selected)
                 item.setCheckState(0, Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
                 item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setToolTip(0, value_label(row.value))
+                item.setToolTip(0, label)
+                if excluded:  # "not …", in italics: the cohort leaves these participants out
+                    font = item.font(0)
+                    font.setItalic(True)
+                    item.setFont(0, font)
+                    item.setToolTip(0, f"{label} is excluded (a NOT criterion); uncheck to clear the exclusion")
                 self.list.addTopLevelItem(item)
         finally:
             self._updating = False
@@ -165,6 +190,11 @@ class ValueFacet(FacetFrame):
         if self._updating or column != 0:
             return
         value = item.data(0, VALUE_ROLE)
+        if self.is_excluded(value):
+            if item.checkState(0) != Qt.CheckState.Checked:
+                # after this signal returns: the cohort's change refills the list (set_selected), deleting `item`
+                QTimer.singleShot(0, self, lambda: self.exclusion_cleared.emit(self.field, value))
+            return
         kept = [v for v in self.selected if not same_value(v, value)]
         if item.checkState(0) == Qt.CheckState.Checked:
             kept.append(value)

@@ -1,5 +1,6 @@
 """The toolbar's quick-search box (Ctrl+K): type a participant id, gene, HPO / MONDO term, region, rsID or HGVS;
-a small popup lists the hits with their kind; choosing one opens the participant or adds the matching criterion.
+a small popup lists the hits with their kind (and, for genes and terms, how many participants they select: hits
+that occur in the release come first); choosing one opens the participant or adds the matching criterion.
 
 The lookups run in a worker (kfexplorer.services.quick_search.search_cache); a newer keystroke cancels the older
 search. The box only emits signals; the main window decides what a choice does.
@@ -99,9 +100,13 @@ class QuickSearchBox(QLineEdit):
         self.hits, self.hits_text = list(hits), text
         self.hit_list.clear()
         for hit in hits:
-            item = QListWidgetItem(f"{hit.label}  ·  {hit.kind_words}")
+            counted = f"  ·  {hit.participants_words}" if hit.participants_words else ""
+            item = QListWidgetItem(f"{hit.label}  ·  {hit.kind_words}{counted}")
             item.setData(HIT_ROLE, hit)
-            item.setToolTip(f"{hit.kind_words}: {hit.value}")
+            item.setToolTip(f"{hit.kind_words}: {hit.value}" + (
+                f" ({hit.participants_words} in this release)" if counted else ""))
+            if hit.participants == 0:  # nothing to find: shown, but quieter than the hits with participants
+                item.setForeground(self.hit_list.palette().placeholderText())
             self.hit_list.addItem(item)
         self.hits_ready.emit()
         if self._choose_when_ready:
