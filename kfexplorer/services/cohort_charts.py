@@ -20,6 +20,7 @@ from kfexplorer.progress import CancelToken
 from kfexplorer.query.compiler import CompiledQuery, compile_cohort, occurrence_filter, required_variant_criteria
 from kfexplorer.query.model import MISSING_VALUE, Cohort, Node, Not, Value
 from kfexplorer.query.preaggregates import PROTEIN_ALTERING_GENE_TABLE, PROTEIN_ALTERING_IMPACTS
+from kfexplorer.services.facet_queries import without_own_filter
 from kfexplorer.services.survival import KaplanMeier, LogRankResult, kaplan_meier, log_rank_test
 from kfexplorer.store.preaggregates import preaggregates_ready
 from kfexplorer.store.schema import existing_tables
@@ -300,21 +301,22 @@ def _own_field_excluded_bars(cursor: duckdb.DuckDBPyConnection, cohort: Cohort,
     for builder, field in builders:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        bars.append(builder(cursor, cohort.without_field(field)))
+        bars.append(builder(cursor, without_own_filter(cohort, field)))
     return tuple(bars)
 
 
 def clinical_charts(cursor: duckdb.DuckDBPyConnection, cohort: Cohort,
                     cancel: CancelToken | None = None) -> SummaryCharts:
     """The participant-level charts of `cohort` (fast: no variant scan), its age histogram and its size. As
-    facets do, each chart ignores the cohort's own top-level criteria on its field, so that its other values stay
-    visible and can be added with OR."""
+    facets do, each chart ignores the cohort's own top-level criteria on its field, plain or under a NOT
+    (`without_own_filter`), so that its other values stay visible and can be added with OR, and an excluded value
+    shows (as excluded) where it can be cleared."""
     compiled = cohort_sql(cursor, cohort)
     size = int(cursor.execute(f"SELECT count(*) FROM ({compiled.sql})", list(compiled.params)).fetchall()[0][0])
     bars = _own_field_excluded_bars(cursor, cohort, CLINICAL_BUILDERS, cancel)
     if cancel is not None:
         cancel.raise_if_cancelled()
-    histogram = age_at_diagnosis_histogram(cursor, cohort.without_field(AGE_FIELD))
+    histogram = age_at_diagnosis_histogram(cursor, without_own_filter(cohort, AGE_FIELD))
     return SummaryCharts(bars, histogram, size)
 
 

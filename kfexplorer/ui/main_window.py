@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         self.cohorts_button.setFlat(True)
         self.cohorts_button.setToolTip("Saved cohorts, Venn of cohorts, import a SQON")
         cohorts_menu = QMenu(self.cohorts_button)
-        cohorts_menu.addAction("Save cohort…", lambda: self.save_cohort())
+        self.save_cohort_menu_action = cohorts_menu.addAction("Save cohort…", lambda: self.save_cohort())
         cohorts_menu.addAction("Saved cohorts…", self.show_saved_cohorts)
         cohorts_menu.addAction("Venn of cohorts…", self.show_venn)
         cohorts_menu.addAction("Import SQON / cohort…", self.query_bar_import)
@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
         export_button = toolbar.widgetForAction(self.export_action)
         if isinstance(export_button, QToolButton):
             export_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self._enable_cache_actions(False)  # until a release is open
 
     def _build_query_bar(self) -> None:
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
@@ -291,6 +292,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.participants_panel = ParticipantsPanel(self.jobs)
         self.imaging_panel = ImagingPanel(self.jobs, self.cohort_state)
+        self.imaging_panel.participant_activated.connect(self._show_series_participant)
         self.variants_panel = VariantsPanel(self.jobs, self.cohort_state)
         self.variants_panel.participant_activated.connect(self.show_participant)
         self.summary_panel = SummaryPanel(self.jobs, self.cohort_state)
@@ -410,6 +412,12 @@ class MainWindow(QMainWindow):
         for view in (self.participants_panel, self.participant_panel, self.imaging_panel, self.facets_panel,
                      self.query_bar, self.quick_search, self.variants_panel, self.summary_panel, self.compare_panel):
             view.set_workspace(workspace)
+        self._enable_cache_actions(workspace is not None)
+
+    def _enable_cache_actions(self, enabled: bool) -> None:
+        """Save and Export need an open release (cache): disabled while none is open."""
+        for action in (self.save_action, self.save_cohort_menu_action, self.export_action):
+            action.setEnabled(enabled)
 
     def _workspace_ready(self, snapshot: WorkspaceSnapshot) -> None:
         self._open_job = None
@@ -638,6 +646,14 @@ class MainWindow(QMainWindow):
         self.participant_panel.load_participant(participant_id)
         self.imaging_panel.set_participant(participant_id)
         self._reveal_participant_dock()
+
+    def _show_series_participant(self, participant_id: str) -> None:
+        """A series opened in the Imaging tab: its participant in the Participant dock (kept when shown already)."""
+        shown = self.participant_panel.record
+        if shown is not None and str(shown.get("participant_id")) == participant_id:
+            self._reveal_participant_dock()
+        else:
+            self.show_participant(participant_id)
 
     def _on_participant_selected(self, record: dict[str, Any] | None) -> None:
         self.participant_panel.show_participant(record)

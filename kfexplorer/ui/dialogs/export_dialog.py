@@ -57,6 +57,7 @@ WHAT_CHOICES: tuple[tuple[str, str], ...] = (
 )
 FORMAT_CHOICES: tuple[tuple[str, str], ...] = (("csv", "CSV"), ("tsv", "TSV"), ("parquet", "Parquet"))
 SUFFIXES = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json"}
+LOADING_COLUMNS_TEXT = "Loading the columns…"
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,10 @@ class ExportRequest:
 class ExportDialog(QDialog):
     """Choose what to export, how, and where. `request()` is the choice once accepted."""
 
-    def __init__(self, cohort_description: str, participant_columns: Sequence[str],
+    def __init__(self, cohort_description: str, participant_columns: Sequence[str] | None,
                  folder: Path | None = None, parent: QWidget | None = None) -> None:
+        """`participant_columns` None: the list reads "Loading…" until `set_participant_columns` fills it (the
+        controller reads them in a worker)."""
         super().__init__(parent)
         self.setWindowTitle("Export the cohort")
         self.setMinimumWidth(520)
@@ -96,14 +99,13 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.format_combo)
         self.columns_list = QListWidget()
         self.columns_list.setMaximumHeight(150)
-        for name in participant_columns:
-            item = QListWidgetItem(name)
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setCheckState(Qt.CheckState.Checked)
-            if name == "participant_id":
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)  # always there, always first
-            self.columns_list.addItem(item)
+        self._columns_loaded = False
+        self._wanted_columns: tuple[str, ...] | None = None  # set_columns before the list arrived
         self.columns_label = QLabel("Columns")
+        if participant_columns is None:
+            self._show_columns_message(LOADING_COLUMNS_TEXT)
+        else:
+            self.set_participant_columns(participant_columns)
         form.addRow(self.columns_label, self.columns_list)
         self._form = form
         self.safe_check = QCheckBox("Spreadsheet safety (text starting with = + - @ gets a leading ')")
@@ -153,7 +155,43 @@ class ExportDialog(QDialog):
     def set_format(self, file_format: str) -> None:
         self.format_combo.setCurrentIndex(self.format_combo.findData(file_format))
 
+    @property
+    def columns_loaded(self) -> bool:
+        """True once the participant columns are listed (they are read in a worker)."""
+        return self._columns_loaded
+
+    def set_participant_columns(self, names: Sequence[str]) -> None:
+        """List the participant columns, all checked (or as a `set_columns` made before they arrived)."""
+        self.columns_list.clear()
+        self.columns_list.setEnabled(True)
+        for name in names:
+            item = QListWidgetItem(name)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setCheckState(Qt.CheckState.Checked)
+            if name == "participant_id":
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)  # always there, always first
+            self.columns_list.addItem(item)
+        self._columns_loaded = True
+        self.columns_label.setText("Columns")
+        if self._wanted_columns is not None:
+            self.set_columns(self._wanted_columns)
+
+    def show_columns_error(self, message: str) -> None:
+        """The columns could not be read: say so (the export then writes every column)."""
+        self._show_columns_message(f"Could not read the columns ({message}); every column is exported")
+
+    def _show_columns_message(self, text: str) -> None:
+        self.columns_list.clear()
+        item = QListWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.columns_list.addItem(item)
+        self.columns_list.setEnabled(False)
+
     def chosen_columns(self) -> tuple[str, ...] | None:
+        if not self._columns_loaded:  # not listed yet: what set_columns asked for, else every column
+            if self._wanted_columns is None:
+                return None
+            return ("participant_id", *(n for n in self._wanted_columns if n != "participant_id"))
         names = [str(self.columns_list.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.columns_list.count())
                  if self.columns_list.item(i).checkState() == Qt.CheckState.Checked]
         if len(names) == self.columns_list.count():
@@ -161,6 +199,10 @@ class ExportDialog(QDialog):
         return tuple(names)
 
     def set_columns(self, names: Sequence[str]) -> None:
+        """Check `names` (and participant_id) only; before the list arrives the choice waits for it."""
+        self._wanted_columns = tuple(names)
+        if not self._columns_loaded:
+            return
         for i in range(self.columns_list.count()):
             item = self.columns_list.item(i)
             keep = item.text() in names or item.text() == "participant_id"
@@ -258,12 +300,27 @@ class ExportController(QObject):
             return None
         from kfexplorer.query.compiler import describe
 
-        dialog = ExportDialog(describe(self.cohort_state.cohort.root), workspace.participant_columns(),
-                              parent=self._parent)
+        dialog = ExportDialog(describe(self.cohort_state.cohort.root), None, parent=self._parent)
         dialog.accepted.connect(lambda: self.start_export(dialog.request()))
         self.dialog = dialog
+
+        def read_columns(_progress: ProgressCallback, cancel: CancelToken) -> list[str]:
+            cancel.raise_if_cancelled()
+            return workspace.participant_columns()
+
+        self.jobs.submit(read_columns, name="Participant columns", key=f"export-columns-{id(self)}",
+                         on_finished=lambda names: self._columns_arrived(dialog, names),
+                         on_failed=lambda failure: self._columns_failed(dialog, failure))
         dialog.open()
         return dialog
+
+    def _columns_arrived(self, dialog: ExportDialog, names: list[str]) -> None:
+        if dialog is self.dialog:  # a newer dialog replaced this one: its own job fills it
+            dialog.set_participant_columns(names)
+
+    def _columns_failed(self, dialog: ExportDialog, failure: JobFailure) -> None:
+        if dialog is self.dialog:
+            dialog.show_columns_error(failure.message)
 
     def start_export(self, request: ExportRequest) -> None:
         workspace = self._workspace()

@@ -13,13 +13,14 @@ from typing import Any
 import pyqtgraph as pg
 from pyqtgraph import exporters
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QContextMenuEvent, QFont, QPainter, QPalette
+from PySide6.QtGui import QBrush, QColor, QContextMenuEvent, QFont, QPainter, QPalette
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QFileDialog, QFrame, QHBoxLayout, QLabel, QMenu, QVBoxLayout, QWidget
 
 # Second and further series colours (after the palette's accent): distinct in light and dark themes.
 SERIES_COLORS: tuple[str, ...] = ("#f97316", "#10b981", "#a855f7", "#ef4444", "#eab308")
 LABEL_CHARS = 24
+EXCLUDED_PREFIX = "not "  # the label of a bar whose value the cohort excludes (a NOT on the chart's field)
 
 
 def chart_colors() -> dict[str, QColor]:
@@ -135,7 +136,8 @@ class BarChartCard(ChartCard):
     """Bars with labels; `bar_clicked(index, shift)` when a bar's row (or column) is clicked.
 
     Horizontal: one row per bar, top to bottom, labels on the left axis, counts at the bar ends.
-    Vertical: one column per bar at x = `positions` (a histogram)."""
+    Vertical: one column per bar at x = `positions` (a histogram). `selected` bars are darker; `excluded` bars
+    (values the cohort excludes) are hatched and greyed, their label reads "not …"."""
 
     bar_clicked = Signal(int, bool)
 
@@ -146,6 +148,7 @@ class BarChartCard(ChartCard):
         self.counts: list[int] = []
         self.positions: list[float] = []
         self.selected: set[int] = set()
+        self.excluded: set[int] = set()
         # plot items are made once and updated on each redraw: a cohort edit redraws every card on the UI thread,
         # and making pyqtgraph items anew (a TextItem per bar) took ~0.3 s for the Summary grid
         self._bars: pg.BarGraphItem | None = None
@@ -163,17 +166,38 @@ class BarChartCard(ChartCard):
         self.empty_text = pg.TextItem("", color=chart_colors()["muted"], anchor=(0.5, 0.5))
 
     def set_bars(self, labels: Sequence[str], counts: Sequence[int], selected: set[int] | None = None,
-                 positions: Sequence[float] | None = None, note: str = "") -> None:
+                 positions: Sequence[float] | None = None, note: str = "", excluded: set[int] | None = None) -> None:
         self.labels, self.counts = list(labels), [int(c) for c in counts]
         self.positions = list(positions) if positions is not None else [float(i) for i in range(len(counts))]
         self.selected = set(selected or ())
+        self.excluded = set(excluded or ())
         self.note_label.setText(note)
         self.redraw()
 
-    def set_selected(self, selected: set[int]) -> None:
-        if selected != self.selected:
-            self.selected = set(selected)
+    def set_selected(self, selected: set[int], excluded: set[int] | None = None) -> None:
+        excluded = self.excluded if excluded is None else set(excluded)
+        if selected != self.selected or excluded != self.excluded:
+            self.selected, self.excluded = set(selected), excluded
             self.redraw()
+
+    def shown_labels(self) -> list[str]:
+        """The bar labels as the chart shows them (excluded ones prefixed "not "), unshortened."""
+        return [EXCLUDED_PREFIX + label if i in self.excluded else label for i, label in enumerate(self.labels)]
+
+    def _brushes_and_pens(self, colors: dict[str, QColor]) -> tuple[list[QBrush], list[Any]]:
+        brushes: list[QBrush] = []
+        pens: list[Any] = []
+        for i in range(len(self.counts)):
+            if i in self.excluded:
+                brushes.append(QBrush(colors["muted"], Qt.BrushStyle.BDiagPattern))
+                pens.append(pg.mkPen(colors["muted"], width=1, style=Qt.PenStyle.DashLine))
+            elif i in self.selected:
+                brushes.append(pg.mkBrush(colors["selected"]))
+                pens.append(pg.mkPen(colors["selected"], width=2))
+            else:
+                brushes.append(pg.mkBrush(colors["bar"]))
+                pens.append(pg.mkPen(None))
+        return brushes, pens
 
     def redraw(self) -> None:
         plot_item = self.plot.getPlotItem()
@@ -193,14 +217,13 @@ class BarChartCard(ChartCard):
             plot_item.setYRange(0, 1)
             return
         self.empty_text.hide()
-        brushes = [pg.mkBrush(colors["selected"] if i in self.selected else colors["bar"]) for i in range(count)]
-        pens = [pg.mkPen(colors["selected"], width=2) if i in self.selected else pg.mkPen(None)
-                for i in range(count)]
+        brushes, pens = self._brushes_and_pens(colors)
         largest = max(max(self.counts), 1)
         if self.horizontal:
             shape: dict[str, Any] = {"x0": [0] * count, "y": self.positions, "height": 0.72, "width": self.counts}
             self.plot.getAxis("left").setTicks([[(p, short_label(label))
-                                                 for p, label in zip(self.positions, self.labels, strict=True)]])
+                                                 for p, label in zip(self.positions, self.shown_labels(),
+                                                                     strict=True)]])
             self._show_value_texts(count, colors["text"])
             for text, position, value in zip(self._value_texts, self.positions, self.counts, strict=False):
                 text.setText(f"{value:,}")

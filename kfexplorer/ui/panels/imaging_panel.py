@@ -48,10 +48,12 @@ SERIES_ROLE = Qt.ItemDataRole.UserRole
 
 
 class ImagingPanel(QWidget):
-    """Series list (left) and viewer (right). Signals: series_listed(list[SeriesEntry]), series_opened(entry)."""
+    """Series list (left) and viewer (right). Signals: series_listed(list[SeriesEntry]), series_opened(entry),
+    participant_activated(participant_id) when a series is opened (the window shows them in the Participant dock)."""
 
     series_listed = Signal(object)
     series_opened = Signal(object)
+    participant_activated = Signal(str)
     thumbnail_ready = Signal(str)
 
     def __init__(self, jobs: QtJobRunner, cohort_state: CohortState | None = None, *,
@@ -292,6 +294,8 @@ class ImagingPanel(QWidget):
         workspace = self.workspace
         if entry is None or workspace is None:
             return
+        if entry.participant_id:
+            self.participant_activated.emit(entry.participant_id)
 
         def find(_progress: ProgressCallback, _cancel: CancelToken) -> list[SeriesInstance]:
             return series_instances(workspace.cursor(), workspace.cache_dir, series_uid)

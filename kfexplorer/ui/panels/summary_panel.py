@@ -3,7 +3,8 @@
 Charts are re-read in workers on every cohort change (a newer change cancels the older jobs): the participant
 charts in one fast job, the variant charts (which scan the calls) in another; each chart stays, dimmed, until its
 new data arrive. Clicking a bar sets that field's criterion to the bar's value; shift-click widens it with OR (or
-takes the value out again). Each chart's context menu exports PNG / SVG / CSV.
+takes the value out again). A value the cohort excludes (a NOT / "none of" on the chart's field) shows as a hatched
+"not …" bar; clicking it clears that exclusion. Each chart's context menu exports PNG / SVG / CSV.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.workspace import Workspace
 from kfexplorer.ui.job_signals import QtJobRunner
 from kfexplorer.ui.panels.chart_cards import BarChartCard, ChartCard
+from kfexplorer.ui.panels.facets_panel import cohort_without_exclusion, excluded_values
 from kfexplorer.ui.panels.lollipop_card import LollipopCard
 from kfexplorer.ui.preview_host import preview_panel_with_jobs
 
@@ -198,7 +200,8 @@ class SummaryPanel(QWidget):
     def _show_series(self, series: BarSeries) -> None:
         self.series[series.key] = series
         card = self.bar_cards[series.key]
-        card.set_bars(series.labels, series.counts, self._selected_bars(series), note=series.unit)
+        card.set_bars(series.labels, series.counts, self._selected_bars(series), note=series.unit,
+                      excluded=self._excluded_bars(series))
         card.csv_header = ["label", "value", series.unit]
         card.csv_rows = [[label, value_text(value), count] for label, value, count in series.rows()]
         dim(card, False)
@@ -232,8 +235,9 @@ class SummaryPanel(QWidget):
         if self._pending:
             return
         self.status_label.setText(f"Charts of {self.participants or 0:,} participants (a chart with a filter of its "
-                                  "own counts without it; the chosen bars are darker) · click a bar to filter, "
-                                  "shift-click to add it with OR · right-click to export")
+                                  "own counts without it; the chosen bars are darker, excluded ones hatched) · "
+                                  "click a bar to filter (an excluded one to clear its NOT), shift-click to add it "
+                                  "with OR · right-click to export")
         self.charts_loaded.emit()
 
     def show_gene(self, gene: str) -> None:
@@ -261,6 +265,16 @@ class SummaryPanel(QWidget):
         chosen |= {term for term in (ontology_term_id(v) for v in chosen) if term}
         return {i for i, value in enumerate(series.values) if value in chosen}
 
+    def _excluded_value(self, series: BarSeries, value: Value) -> Value | None:
+        """The value as the cohort excludes it on the chart's field (a NOT / not_in lists it), else None."""
+        for excluded in excluded_values(self.state.cohort, series.field):
+            if excluded == value or ontology_term_id(excluded) == value:
+                return excluded
+        return None
+
+    def _excluded_bars(self, series: BarSeries) -> set[int]:
+        return {i for i, value in enumerate(series.values) if self._excluded_value(series, value) is not None}
+
     def _age_range(self) -> tuple[int, Criterion] | None:
         for index, node in enumerate(self.state.top_level()):
             if isinstance(node, Criterion) and node.field == AGE_FIELD and node.op == "between":
@@ -282,6 +296,10 @@ class SummaryPanel(QWidget):
         if series is None:
             return
         value = series.values[index]
+        excluded = self._excluded_value(series, value)
+        if excluded is not None:  # an excluded value's bar: clear the exclusion (the NOT pill's value)
+            self.state.set_cohort(cohort_without_exclusion(self.state.cohort, series.field, excluded))
+            return
         current = list(self.state.field_values(series.field))
         if shift:
             values = [v for v in current if v != value] if value in current else [*current, value]
@@ -315,7 +333,7 @@ class SummaryPanel(QWidget):
 
     def _cohort_changed(self, _cohort: Cohort) -> None:
         for key, series in self.series.items():  # highlights follow at once; data follow from the workers
-            self.bar_cards[key].set_selected(self._selected_bars(series))
+            self.bar_cards[key].set_selected(self._selected_bars(series), self._excluded_bars(series))
         if self.histogram is not None:
             self.age_card.set_selected(self._selected_years(self.histogram))
         self.refresh()

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -45,6 +46,7 @@ from kfexplorer.progress import Cancelled, CancelToken, ProgressCallback
 from kfexplorer.query.inheritance import DE_NOVO, MODE_LABELS, MODES, InheritanceSettings, parse_values
 from kfexplorer.query.inheritance import FIELD as INHERITANCE_FIELD
 from kfexplorer.query.model import Cohort, Criterion, Group, QueryError, Value
+from kfexplorer.services.cohort_count import count_cohort
 from kfexplorer.services.cohort_state import CohortState
 from kfexplorer.services.jobs import Job, JobFailure
 from kfexplorer.services.variant_table import (
@@ -64,8 +66,26 @@ from kfexplorer.ui.models.variants_model import WindowedTableModel, format_value
 from kfexplorer.ui.preview_host import ensure_application, open_preview_workspace, show_preview
 
 VIEWS = ("Variants", "Occurrences")
+MAKE_ALL_CARRIERS_TEXT = "Make all carriers the cohort"
 ROW_HEIGHT = 24
 HIDDEN_BY_DEFAULT = {"chromosome", "start", "topmed_af", "family_id"}
+
+
+def carrier_criterion(locus: str) -> Criterion:
+    """Carries the variant `locus` (a variant criterion, so the variant tables follow it too)."""
+    return Criterion("variant.locus_id", "in", (locus,))
+
+
+def carriers_cohort(locus: str) -> Cohort:
+    """Every carrier of `locus` in the release."""
+    return Cohort(Group("and", (carrier_criterion(locus),)))
+
+
+def make_all_carriers_text(total: int) -> str:
+    """The button that makes every carrier in the release the cohort, with their number."""
+    if total == 1:
+        return "Make the only carrier the cohort"
+    return f"Make all {total:,} carriers the cohort"
 
 
 class WindowedTable(QWidget):
@@ -296,15 +316,22 @@ class VariantsPanel(QWidget):
         self.carriers_view.setAlternatingRowColors(True)
         self.carriers_view.doubleClicked.connect(
             lambda index: self._open_participant(self.carriers_model.item(index.row(), 0).text()))
-        self.carrier_cohort_button = QPushButton("Make carriers the cohort")
-        self.carrier_cohort_button.setToolTip("Replace the cohort's criteria by: carries this variant")
+        self.carrier_cohort_button = QPushButton(MAKE_ALL_CARRIERS_TEXT)
+        self.carrier_cohort_button.setToolTip("Replace the cohort's criteria by: carries this variant (every carrier "
+                                              "in the release, not only the carriers listed for this cohort)")
         self.carrier_cohort_button.clicked.connect(self.make_variant_cohort)
+        self.keep_carriers_button = QPushButton("Keep only carriers in this cohort")
+        self.keep_carriers_button.setToolTip("Add the criterion: carries this variant (the cohort and its carriers "
+                                             "listed here)")
+        self.keep_carriers_button.clicked.connect(self.keep_variant_carriers)
         self.gene_button = QPushButton("Variants of this gene")
         self.gene_button.clicked.connect(self.filter_to_gene)
         self.participant_button = QPushButton("Variants of this participant")
         self.participant_button.setToolTip("Add the criterion: participant is the selected carrier")
         self.participant_button.clicked.connect(self.filter_to_participant)
-        for button in (self.carrier_cohort_button, self.gene_button, self.participant_button):
+        drill_buttons = (self.keep_carriers_button, self.carrier_cohort_button, self.gene_button,
+                         self.participant_button)
+        for button in drill_buttons:
             button.setEnabled(False)
         self.carriers_view.selectionModel().currentRowChanged.connect(
             lambda current, _prev: self.participant_button.setEnabled(current.isValid()))
@@ -313,8 +340,12 @@ class VariantsPanel(QWidget):
         drill_layout.setContentsMargins(0, 0, 0, 0)
         drill_bar = QHBoxLayout()
         drill_bar.addWidget(self.carriers_title, 1)
-        for button in (self.carrier_cohort_button, self.gene_button, self.participant_button):
-            drill_bar.addWidget(button)
+        # the buttons two by two (carriers | gene and participant), so the tab still fits beside both docks
+        drill_grid = QGridLayout()
+        drill_grid.setSpacing(4)
+        for index, button in enumerate(drill_buttons):
+            drill_grid.addWidget(button, index // 2, index % 2)
+        drill_bar.addLayout(drill_grid)
         drill_layout.addLayout(drill_bar)
         drill_layout.addWidget(self.carriers_view)
 
@@ -509,6 +540,8 @@ class VariantsPanel(QWidget):
         self._selected_genes = [g.strip() for g in genes.split(",") if g.strip()]
         self.carriers_model.removeRows(0, self.carriers_model.rowCount())
         self.carrier_cohort_button.setEnabled(locus is not None)
+        self.keep_carriers_button.setEnabled(locus is not None)
+        self.carrier_cohort_button.setText(MAKE_ALL_CARRIERS_TEXT)  # "all N" once the release is counted
         self.gene_button.setEnabled(bool(self._selected_genes))
         self.gene_button.setText(f"Variants of {self._selected_genes[0]}" if self._selected_genes
                                  else "Variants of this gene")
@@ -525,6 +558,25 @@ class VariantsPanel(QWidget):
 
         self._jobs.submit(carriers, name="Carriers", key=f"variants-carriers-{id(self)}",
                           on_finished=lambda page: self._carriers_arrived(locus, page))
+        self._count_release_carriers(locus)
+
+    def _count_release_carriers(self, locus: str) -> None:
+        """Count the cohort "Make all N carriers the cohort" makes (every carrier in the release), in a worker."""
+        workspace = self._workspace
+        if workspace is None:
+            return
+        everyone = carriers_cohort(locus)
+
+        def count(_progress: ProgressCallback, cancel: CancelToken) -> int:
+            cancel.raise_if_cancelled()
+            return count_cohort(workspace.cursor(), everyone).count
+
+        self._jobs.submit(count, name="Carriers in the release", key=f"variants-carrier-total-{id(self)}",
+                          on_finished=lambda total: self._release_carriers_counted(locus, total))
+
+    def _release_carriers_counted(self, locus: str, total: int) -> None:
+        if locus == self._selected_locus:
+            self.carrier_cohort_button.setText(make_all_carriers_text(total))
 
     def _carriers_arrived(self, locus: str, page: TablePage) -> None:
         if locus != self._selected_locus:
@@ -547,10 +599,19 @@ class VariantsPanel(QWidget):
         return [self.carriers_model.item(r, 0).text() for r in range(self.carriers_model.rowCount())]
 
     def make_variant_cohort(self) -> None:
-        """The cohort becomes: carries the selected variant (a variant criterion, so the tables follow it)."""
+        """The cohort becomes: carries the selected variant (a variant criterion, so the tables follow it); every
+        carrier in the release, whatever the cohort was."""
         if self._selected_locus:
-            self._state.set_cohort(Cohort(Group("and", (Criterion("variant.locus_id", "in",
-                                                                  (self._selected_locus,)),))))
+            self._state.set_cohort(carriers_cohort(self._selected_locus))
+
+    def keep_variant_carriers(self) -> None:
+        """The cohort AND carries the selected variant: the carriers listed for this cohort."""
+        if not self._selected_locus:
+            return
+        node = carrier_criterion(self._selected_locus)
+        cohort = self._state.cohort
+        if node not in cohort.top_level():
+            self._state.set_cohort(cohort.with_criterion(node))
 
     def filter_to_gene(self) -> None:
         if self._selected_genes:
